@@ -1,0 +1,40 @@
+"""The errors scoregen raises on bad input, so users see what is wrong instead of a torch traceback.
+
+Every error derives from :class:`ScoregenError`; each also derives from the built-in exception a
+caller would naturally catch (``ValueError``, ``LookupError``, ``TypeError``).
+"""
+
+
+class ScoregenError(Exception):
+    """Base class of every scoregen error."""
+
+
+class ConfigError(ScoregenError, ValueError):
+    """A configuration is invalid: an unknown or mistyped parameter, a value out of range."""
+
+
+class UnknownComponentError(ScoregenError, LookupError):
+    """A component name is not registered for its kind."""
+
+    def __str__(self) -> str:  # LookupError would quote the message like a dict key
+        return str(self.args[0])
+
+
+class DuplicateComponentError(ScoregenError, ValueError):
+    """Two plugins register the same (kind, name)."""
+
+
+class DataError(ScoregenError, ValueError):
+    """Data are not usable: non-finite values, wrong rank or shape."""
+
+
+class IncompatibleKernelError(ScoregenError, TypeError):
+    """A sampler or objective was given a noise kernel of a family it cannot use."""
+
+
+class CheckpointError(ScoregenError, OSError):
+    """A saved model is missing, truncated, corrupted or unsafe to load."""
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin could not be loaded; the others still are."""

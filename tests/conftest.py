@@ -1,0 +1,24 @@
+import pytest
+import torch
+from hypothesis import settings
+
+settings.register_profile("dev", max_examples=20, deadline=None)
+settings.register_profile("ci", max_examples=200, deadline=None)
+settings.load_profile("dev")
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def registry():
+    """A fresh registry with the built-in components only (no installed plugins)."""
+    from scoregen.registry import make_plugin_manager, registry_from
+
+    return registry_from(make_plugin_manager(load_entrypoints=False))
+
+
+@pytest.fixture(scope="session")
+def ring():
+    from scoregen import data
+
+    return data.ring_mixture()
