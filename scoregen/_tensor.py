@@ -1,0 +1,72 @@
+"""Small tensor helpers shared by every component: broadcasting, seeded noise, input checks."""
+
+import numpy as np
+import torch
+
+from scoregen.errors import DataError
+
+
+def append_dims(t: torch.Tensor, ndim: int) -> torch.Tensor:
+    """Append trailing singleton dimensions to ``t`` until it has ``ndim`` dimensions.
+
+    Broadcasts a per-sample quantity of shape ``[B]`` over ``[B, *event_shape]``.
+    """
+    missing = ndim - t.ndim
+    if missing < 0:
+        raise ValueError(f"cannot append dimensions: tensor has {t.ndim} > {ndim} dimensions")
+    return t[(...,) + (None,) * missing]
+
+
+def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal noise shaped like ``x``, drawn from ``generator``."""
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+
+
+def as_sigma(sigma, batch_size: int, like: torch.Tensor) -> torch.Tensor:
+    """Return noise levels as a tensor of shape ``[batch_size]`` in ``like``'s dtype and device.
+
+    ``sigma`` may be a number, a 0-d tensor or a tensor of shape ``[batch_size]``.
+    """
+    sigma = torch.as_tensor(sigma, dtype=like.dtype, device=like.device)
+    if sigma.ndim == 0:
+        sigma = sigma.expand(batch_size)
+    if sigma.shape != (batch_size,):
+        raise DataError(f"sigma must be a number or have shape [{batch_size}], got {list(sigma.shape)}")
+    if not bool(torch.all(sigma > 0)):
+        raise DataError("sigma must be positive")
+    return sigma
+
+
+def as_data(x, event_shape: tuple[int, ...] | None = None, *, name: str = "data") -> torch.Tensor:
+    """Convert a tensor, array or nested list to a float32 tensor ``[N, *event_shape]`` and check it.
+
+    Raises :class:`DataError` for a rank below 2, a wrong event shape, an empty batch, or
+    non-finite values (naming the first offending rows).
+    """
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(x))
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{name} cannot be converted to a tensor: {exc}") from None
+    if not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64, torch.uint8, torch.bool)):
+        raise DataError(f"{name} must hold real numbers, got dtype {t.dtype}")
+    t = t.to(torch.float32)
+    if t.ndim < 2:
+        raise DataError(
+            f"{name} must have shape [N, *event_shape] (rank >= 2), got shape {list(t.shape)}; "
+            "for a single sample use x[None]"
+        )
+    if t.shape[0] == 0:
+        raise DataError(f"{name} is empty")
+    if event_shape is not None and tuple(t.shape[1:]) != tuple(event_shape):
+        raise DataError(
+            f"{name} has event shape {list(t.shape[1:])}, the model expects {list(event_shape)}"
+        )
+    bad = ~torch.isfinite(t.reshape(t.shape[0], -1)).all(dim=1)
+    if bool(bad.any()):
+        rows = torch.nonzero(bad).flatten()
+        shown = ", ".join(str(int(r)) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+        raise DataError(f"{name} has non-finite values (NaN or inf) in {len(rows)} row(s): {shown}")
+    return t

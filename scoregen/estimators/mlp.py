@@ -1,0 +1,56 @@
+"""A noise-conditional MLP score network for vectors (and flattened small images)."""
+
+import math
+
+import torch
+from torch import nn
+
+from scoregen._tensor import append_dims
+from scoregen.errors import ConfigError
+
+ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "softplus": nn.Softplus, "elu": nn.ELU}
+
+
+class NoiseConditionalMLP(nn.Module):
+    """``s(x, σ) = f([x, log σ]) / σ`` — an MLP on the flattened input and ``log σ``.
+
+    The division by ``σ`` (NCSNv2, Song & Ermon 2020) makes the network predict ``σ s ≈ −z``, whose
+    scale is the same at every level; ``scale_output=False`` returns ``f`` unscaled.
+
+    Shapes: ``x [B, *event_shape]``, ``sigma [B]`` → ``[B, *event_shape]``.
+    """
+
+    def __init__(
+        self,
+        event_shape=(2,),
+        *,
+        hidden=(128, 128, 128),
+        activation: str = "silu",
+        scale_output: bool = True,
+    ) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ConfigError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
+        if not hidden or any(int(h) < 1 for h in hidden):
+            raise ConfigError(f"hidden must list positive layer widths, got {hidden!r}")
+        self.event_shape = tuple(int(d) for d in event_shape)
+        self.scale_output = scale_output
+        self.hparams = {
+            "event_shape": list(self.event_shape),
+            "hidden": [int(h) for h in hidden],
+            "activation": activation,
+            "scale_output": scale_output,
+        }
+        dim = math.prod(self.event_shape)
+        widths = [dim + 1, *(int(h) for h in hidden)]
+        layers: list[nn.Module] = []
+        for w_in, w_out in zip(widths, widths[1:]):
+            layers += [nn.Linear(w_in, w_out), ACTIVATIONS[activation]()]
+        layers.append(nn.Linear(widths[-1], dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(x.shape[0], -1)
+        h = torch.cat([flat, sigma.log()[:, None].to(flat.dtype)], dim=1)
+        out = self.net(h).reshape(x.shape)
+        return out / append_dims(sigma, x.ndim) if self.scale_output else out

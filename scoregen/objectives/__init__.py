@@ -1,0 +1,6 @@
+"""Score-matching objectives: a loss from an estimator, a kernel and a clean batch."""
+
+from scoregen.objectives.base import GaussianObjective, LossTerms, Objective, level_index
+from scoregen.objectives.dsm import DenoisingScoreMatching
+
+__all__ = ["DenoisingScoreMatching", "GaussianObjective", "LossTerms", "Objective", "level_index"]

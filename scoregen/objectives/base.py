@@ -1,0 +1,83 @@
+"""The objective interface and what every Gaussian score-matching objective shares: how noise
+levels are drawn for a batch, the weighting ``λ(σ)``, and the per-level breakdown of a loss."""
+
+from typing import Literal, Protocol, runtime_checkable
+
+import attrs
+import torch
+
+from scoregen.errors import ConfigError
+
+
+@attrs.frozen(eq=False)
+class LossTerms:
+    """Per-sample losses ``loss [N]`` at noise levels ``sigma [N]`` (already weighted by ``λ(σ)``)."""
+
+    loss: torch.Tensor
+    sigma: torch.Tensor
+
+    def mean(self) -> torch.Tensor:
+        """The scalar training loss."""
+        return self.loss.mean()
+
+    def level_index(self, sigmas: torch.Tensor) -> torch.Tensor:
+        """Index of the ladder level each term belongs to, ``[N]``."""
+        return level_index(self.sigma, sigmas)
+
+    def by_level(self, sigmas: torch.Tensor) -> torch.Tensor:
+        """Mean loss at each level of the ladder ``sigmas [L]`` (nearest level in log σ), ``[L]``;
+        ``nan`` where a level drew no sample."""
+        idx = self.level_index(sigmas)
+        loss = self.loss.detach()
+        total = torch.zeros(len(sigmas), dtype=loss.dtype).index_add_(0, idx, loss)
+        count = torch.zeros(len(sigmas), dtype=loss.dtype).index_add_(0, idx, torch.ones_like(loss))
+        return total / count
+
+
+def level_index(sigma: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    """Index of the ladder level nearest to each ``sigma [N]`` in log scale, ``[N]``."""
+    return (sigma.detach().log()[:, None] - sigmas.to(sigma.device).log()[None, :]).abs().argmin(dim=1)
+
+
+@runtime_checkable
+class Objective(Protocol):
+    """``per_sample(estimator, kernel, x, *, generator) -> LossTerms``; ``loss`` is its mean."""
+
+    def per_sample(self, estimator, kernel, x: torch.Tensor, *, generator) -> LossTerms: ...
+
+    def loss(self, estimator, kernel, x: torch.Tensor, *, generator) -> torch.Tensor: ...
+
+
+def _check_levels(instance, attribute, value) -> None:
+    if value not in ("random", "all"):
+        raise ConfigError(f"levels must be 'random' or 'all', got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class GaussianObjective:
+    """Shared behaviour of the Gaussian score-matching objectives.
+
+    ``levels="random"`` draws one level per example from the kernel (``kernel.sample_sigma``);
+    ``levels="all"`` evaluates every example at every level of the ladder (``N = B·L`` terms).
+    Each term is weighted by ``λ(σ) = σ^weight_power`` (``2`` gives NCSN's ``λ(σ) = σ²``).
+    """
+
+    families = ("gaussian",)
+
+    levels: Literal["random", "all"] = attrs.field(default="random", validator=_check_levels)
+    weight_power: float = 2.0
+
+    def draw(self, kernel, x: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(x_rep [N, *E], sigma [N])``: the batch paired with its noise levels."""
+        if self.levels == "all":
+            sigmas = kernel.sigmas.to(x.device, x.dtype)
+            return x.repeat((len(sigmas),) + (1,) * (x.ndim - 1)), sigmas.repeat_interleave(x.shape[0])
+        return x, kernel.sample_sigma(x.shape[0], generator).to(x.device, x.dtype)
+
+    def weight(self, sigma: torch.Tensor) -> torch.Tensor:
+        """``λ(σ) = σ^p``, shape ``[N]``."""
+        return sigma**self.weight_power
+
+    def loss(self, estimator, kernel, x, *, generator=None) -> torch.Tensor:
+        """The scalar loss: the mean of :meth:`per_sample`."""
+        return self.per_sample(estimator, kernel, x, generator=generator).mean()
