@@ -1,0 +1,134 @@
+"""Configurations: which registered component fills each part of a model, with its parameters.
+
+``ComponentSpec`` and ``ModelConfig`` are frozen attrs classes that round-trip through JSON.
+``instantiate`` turns a spec into an object through the registry, checking parameter names first;
+``describe`` turns a component object back into a spec.
+"""
+
+import difflib
+import json
+from typing import Any
+
+import attrs
+
+from scoregen.errors import ConfigError
+from scoregen.registry import Registry, parameters_of
+
+PARTS = ("kernel", "estimator", "objective", "sampler")
+
+
+def _to_spec(value) -> "ComponentSpec":
+    if isinstance(value, ComponentSpec):
+        return value
+    if isinstance(value, str):
+        return ComponentSpec(name=value)
+    if isinstance(value, dict) and set(value) <= {"name", "params"}:
+        return ComponentSpec(name=value.get("name"), params=value.get("params", {}))
+    raise ConfigError(f"a component is given as a name or {{'name': ..., 'params': {{...}}}}, got {value!r}")
+
+
+def _jsonable(value):
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class ComponentSpec:
+    """A registered component's ``name`` and the keyword ``params`` of its factory.
+
+    ``name`` is ``None`` for a component that was passed as an unregistered object: such a
+    config records its parameters but cannot rebuild it.
+    """
+
+    name: str | None
+    params: dict[str, Any] = attrs.field(factory=dict, converter=lambda p: _jsonable(dict(p)))
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "params": self.params}
+
+
+def _event_shape(value):
+    return None if value is None else tuple(int(d) for d in value)
+
+
+@attrs.frozen(kw_only=True)
+class ModelConfig:
+    """A whole model: the four parts, the event shape (``None``: taken from the first data it is
+    fitted on) and the seed of the estimator's initial weights."""
+
+    kernel: ComponentSpec = attrs.field(converter=_to_spec)
+    estimator: ComponentSpec = attrs.field(converter=_to_spec)
+    objective: ComponentSpec = attrs.field(converter=_to_spec)
+    sampler: ComponentSpec = attrs.field(converter=_to_spec)
+    event_shape: tuple[int, ...] | None = attrs.field(default=None, converter=_event_shape)
+    seed: int = 0
+    preset: str | None = None
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {part: getattr(self, part).to_dict() for part in PARTS}
+        out.update(event_shape=_jsonable(self.event_shape), seed=self.seed, preset=self.preset)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in attrs.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown model config field(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        return cls.from_dict(json.loads(text))
+
+
+def instantiate(kind: str, spec: ComponentSpec, registry: Registry, **context):
+    """Build component ``spec`` of ``kind``: ``factory(**spec.params, **context)``.
+
+    ``context`` (e.g. ``event_shape``) is passed only to factories that accept it and whose
+    params do not already set it. Unknown parameter names fail before the factory runs, naming
+    the known ones and the closest match; a factory's own validation errors become
+    :class:`ConfigError` naming the component.
+    """
+    if spec.name is None:
+        raise ConfigError(
+            f"the {kind} was an unregistered object and cannot be rebuilt from its config; pass it again "
+            f"as {kind}=..."
+        )
+    entry = registry.get(kind, spec.name)
+    accepted = parameters_of(entry.factory)
+    if accepted:
+        for key in spec.params:
+            if key not in accepted:
+                close = difflib.get_close_matches(key, list(accepted), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(
+                    f"{kind} {spec.name!r} has no parameter {key!r}{hint}; its parameters: {', '.join(accepted)}"
+                )
+    kwargs = dict(spec.params)
+    for key, value in context.items():
+        if key not in kwargs and (not accepted or key in accepted):
+            kwargs[key] = value
+    try:
+        return entry.factory(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{kind} {spec.name!r}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{kind} {spec.name!r} rejected its parameters {kwargs}: {exc}") from exc
+
+
+def describe(kind: str, component, registry: Registry) -> ComponentSpec:
+    """The spec of a component object: its registered name (``None`` if its class is not
+    registered) and its parameters (the init fields of an attrs class, or a module's ``hparams``)."""
+    name = registry.name_of(kind, component)
+    if attrs.has(type(component)):
+        params = {f.name: getattr(component, f.name) for f in attrs.fields(type(component)) if f.init}
+    else:
+        params = dict(getattr(component, "hparams", {}))
+    return ComponentSpec(name=name, params=params)

@@ -1,0 +1,48 @@
+"""Sample-quality metrics, each meant to be quoted beside its floor (the same metric between two
+independent draws of the truth)."""
+
+import torch
+
+
+def sliced_wasserstein(
+    x: torch.Tensor, y: torch.Tensor, *, n_projections: int = 256, generator: torch.Generator | None = None
+) -> float:
+    """Sliced Wasserstein-2 distance between samples ``x [N, *E]`` and ``y [M, *E]``:
+    ``SW₂ = ( E_θ W₂²(θᵀx, θᵀy) )^{1/2}`` over ``n_projections`` random unit directions ``θ``.
+
+    Each 1-D ``W₂²`` compares quantile functions at ``max(N, M)`` levels (exact for ``N = M``).
+    """
+    x = x.reshape(x.shape[0], -1).to(torch.float64)
+    y = y.reshape(y.shape[0], -1).to(torch.float64)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"samples have different dimensions: {x.shape[1]} and {y.shape[1]}")
+    theta = torch.randn(x.shape[1], n_projections, generator=generator, dtype=torch.float64)
+    theta = theta / theta.norm(dim=0, keepdim=True)
+    px, _ = torch.sort(x @ theta, dim=0)
+    py, _ = torch.sort(y @ theta, dim=0)
+    if px.shape[0] != py.shape[0]:
+        levels = torch.linspace(0, 1, max(px.shape[0], py.shape[0]), dtype=torch.float64)
+        px, py = torch.quantile(px, levels, dim=0), torch.quantile(py, levels, dim=0)
+    return float(((px - py) ** 2).mean().sqrt())
+
+
+def mode_stats(samples: torch.Tensor, means: torch.Tensor, radius: float) -> dict:
+    """How samples ``[N, D]`` sit on the modes ``means [K, D]``:
+
+    - ``coverage``: fraction of samples within ``radius`` of their nearest mean;
+    - ``modes_covered``: modes holding at least a fifth of their fair share ``N/(5K)`` of samples;
+    - ``occupancy_ratio``: most over least populated mode (``inf`` if a mode is empty).
+    """
+    samples = samples.reshape(samples.shape[0], -1).to(torch.float64)
+    means = torch.as_tensor(means, dtype=torch.float64)
+    dist = torch.cdist(samples, means)
+    nearest = dist.argmin(dim=1)
+    near = dist.gather(1, nearest[:, None]).squeeze(1) <= radius
+    counts = torch.bincount(nearest[near], minlength=len(means)).to(torch.float64)
+    fair = samples.shape[0] / len(means)
+    return {
+        "coverage": float(near.double().mean()),
+        "modes_covered": int((counts >= fair / 5).sum()),
+        "n_modes": len(means),
+        "occupancy_ratio": float(counts.max() / counts.min()) if counts.min() > 0 else float("inf"),
+    }

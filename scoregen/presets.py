@@ -1,0 +1,18 @@
+"""Named model configurations. ``ncsn`` is the reference: Song & Ermon (2019) on vectors."""
+
+from scoregen.config import ComponentSpec, ModelConfig
+
+
+def ncsn() -> ModelConfig:
+    """NCSN: a geometric ladder of ``L = 10`` levels from ``σ_1 = 10`` to ``σ_L = 0.01``, a
+    noise-conditional MLP (``[x, log σ] → 128 → 128 → 128``, output ``/σ``), denoising score
+    matching with ``λ(σ) = σ²`` and annealed Langevin dynamics (100 steps a level, ``ε = 2·10⁻⁵``,
+    a final denoising step). ``σ_1 = 10`` suits data of diameter up to about 10; pass
+    ``kernel={"sigma_max": "auto"}`` to take it from the data (NCSNv2's Technique 1)."""
+    return ModelConfig(
+        kernel=ComponentSpec(name="gaussian", params={"sigma_max": 10.0, "sigma_min": 0.01, "n_levels": 10}),
+        estimator=ComponentSpec(name="mlp", params={"hidden": [128, 128, 128], "activation": "silu"}),
+        objective=ComponentSpec(name="dsm"),
+        sampler=ComponentSpec(name="annealed-langevin"),
+        preset="ncsn",
+    )
