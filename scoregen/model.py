@@ -14,6 +14,7 @@ from scoregen._tensor import as_data, as_sigma
 from scoregen.config import PARTS, ComponentSpec, ModelConfig, describe, instantiate
 from scoregen.errors import CheckpointError, ConfigError
 from scoregen.kernels.base import require_family
+from scoregen.objectives.base import LossTerms
 from scoregen.registry import Registry, get_registry
 
 
@@ -144,8 +145,7 @@ class ScoreModel:
         if lr_decay == "cosine":
             schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
         sigmas = self.kernel.sigmas
-        level_sum = torch.zeros(len(sigmas))
-        level_count = torch.zeros(len(sigmas))
+        since_log: list = []  # LossTerms since the last history entry; reduced only when logged
         self.estimator.train()
         with tqdm(total=steps, disable=not progress, desc="fit", unit="step") as bar:
             for k in range(1, steps + 1):
@@ -158,15 +158,12 @@ class ScoreModel:
                 if lr_decay == "cosine":
                     schedule.step()
                 self.step += 1
-                idx = terms.level_index(sigmas)
-                level_sum.index_add_(0, idx, terms.loss.detach())
-                level_count.index_add_(0, idx, torch.ones_like(idx, dtype=level_sum.dtype))
+                since_log.append(terms.detach())
                 if k % log_every == 0 or k == steps:
-                    by_level = (level_sum / level_count).tolist()
-                    mean = float(level_sum.sum() / level_count.sum())
-                    self.history.append({"step": self.step, "loss": mean, "loss_by_level": by_level})
-                    level_sum.zero_()
-                    level_count.zero_()
+                    pooled = LossTerms.cat(since_log)
+                    since_log.clear()
+                    mean = float(pooled.mean())
+                    self.history.append({"step": self.step, "loss": mean, "loss_by_level": pooled.by_level(sigmas).tolist()})
                     bar.set_postfix(loss=f"{mean:.4f}")
                 bar.update(1)
         self.estimator.eval()

@@ -50,7 +50,8 @@ class NoiseConditionalMLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(x.shape[0], -1)
-        h = torch.cat([flat, sigma.log()[:, None].to(flat.dtype)], dim=1)
-        out = self.net(h).reshape(x.shape)
+        flat = x.flatten(1)  # the input itself for [B, D]: no extra autograd node
+        out = self.net(torch.cat([flat, sigma.log()[:, None].to(flat.dtype)], dim=1))
+        if x.ndim > 2:
+            out = out.reshape(x.shape)
         return out / append_dims(sigma, x.ndim) if self.scale_output else out

@@ -16,6 +16,15 @@ class LossTerms:
     loss: torch.Tensor
     sigma: torch.Tensor
 
+    @classmethod
+    def cat(cls, terms: list["LossTerms"]) -> "LossTerms":
+        """Pool several batches' terms into one."""
+        return cls(loss=torch.cat([t.loss for t in terms]), sigma=torch.cat([t.sigma for t in terms]))
+
+    def detach(self) -> "LossTerms":
+        """The same terms, cut from the autograd graph."""
+        return LossTerms(loss=self.loss.detach(), sigma=self.sigma.detach())
+
     def mean(self) -> torch.Tensor:
         """The scalar training loss."""
         return self.loss.mean()
