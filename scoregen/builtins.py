@@ -2,7 +2,7 @@
 third-party plugins."""
 
 from scoregen import presets
-from scoregen.estimators import NoiseConditionalMLP
+from scoregen.estimators import EmpiricalScore, MixtureScore, NoiseConditionalMLP
 from scoregen.hookspecs import hookimpl
 from scoregen.kernels import GaussianLadder
 from scoregen.objectives import DenoisingScoreMatching
@@ -13,6 +13,8 @@ from scoregen.samplers import AnnealedLangevin, Langevin
 def scoregen_register(registry) -> None:
     registry.add("kernel", "gaussian", GaussianLadder)
     registry.add("estimator", "mlp", NoiseConditionalMLP)
+    registry.add("estimator", "gmm", MixtureScore)
+    registry.add("estimator", "empirical", EmpiricalScore)
     registry.add("objective", "dsm", DenoisingScoreMatching)
     registry.add("sampler", "langevin", Langevin)
     registry.add("sampler", "annealed-langevin", AnnealedLangevin)

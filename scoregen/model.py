@@ -78,14 +78,16 @@ class ScoreModel:
         return ModelConfig(**specs, event_shape=self.event_shape, seed=self._seed, preset=self._preset)
 
     def _prepare(self, data: torch.Tensor) -> None:
-        """Resolve what waits for data: the event shape, the estimator, ``"auto"`` kernel levels."""
+        """Resolve what waits for data: the event shape, the estimator, and every part with a
+        ``with_data(x)`` method (``"auto"`` kernel levels, the ``empirical`` estimator's training set)."""
         if self.event_shape is None:
             self.event_shape = tuple(data.shape[1:])
         if self.estimator is None:
             self.estimator = self._make_estimator(self.event_shape)
-        with_data = getattr(self.kernel, "with_data", None)
-        if with_data is not None:
-            self.kernel = with_data(data)
+        for part in PARTS:
+            with_data = getattr(getattr(self, part), "with_data", None)
+            if with_data is not None:
+                setattr(self, part, with_data(data))
 
     def _require_estimator(self, action: str):
         if self.estimator is None:
@@ -126,6 +128,9 @@ class ScoreModel:
         (``lr_k = lr · ½(1 + cos(π k / steps))``); ``"none"`` keeps it constant. The decay matters:
         on the 8-mode ring it takes sliced-W2 from about 2.4× to 0.6× its floor (docs/quickstart.md).
 
+        An estimator without trainable parameters that takes the data (``with_data``, e.g.
+        ``empirical``) is ready once it has them: ``fit`` stores the data and returns.
+
         Every ``log_every`` steps, :attr:`history` gets the mean loss and the mean loss per noise
         level since the last entry. The run is reproducible from ``seed``.
         """
@@ -136,6 +141,8 @@ class ScoreModel:
         x = as_data(data, self.event_shape)
         self._prepare(x)
         params = self.parameters()
+        if not params and hasattr(self.estimator, "with_data"):
+            return self  # the estimator is exact given the data it just took (``empirical``): nothing to train
         if not params:
             raise ConfigError(f"the estimator {type(self.estimator).__name__} has no trainable parameters")
         from tqdm.auto import tqdm

@@ -1,6 +1,7 @@
 """Score estimators: ``(x, sigma) -> score``."""
 
+from scoregen.estimators.analytic import EmpiricalScore, MixtureScore
 from scoregen.estimators.base import ScoreEstimator
 from scoregen.estimators.mlp import NoiseConditionalMLP
 
-__all__ = ["NoiseConditionalMLP", "ScoreEstimator"]
+__all__ = ["EmpiricalScore", "MixtureScore", "NoiseConditionalMLP", "ScoreEstimator"]
