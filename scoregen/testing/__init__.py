@@ -1,0 +1,63 @@
+"""Verify score-based components against analytic ground truth: the tools our own test suite uses,
+public for plugin authors and users.
+
+- :mod:`scoregen.testing.strategies`: hypothesis strategies (``gaussian_mixtures``,
+  ``noise_levels``, ``points``).
+- Assertions: :func:`assert_score_close`, :func:`assert_objective_consistent`,
+  :func:`assert_sampler_recovers`.
+- Conformance checks: :func:`check_kernel`, :func:`check_estimator`, :func:`check_objective`,
+  :func:`check_sampler`.
+- hypothesis settings profiles ``dev`` (20 examples, the quick default) and ``ci`` (200 examples),
+  registered on import unless a profile of that name exists; select one with
+  ``pytest --hypothesis-profile=ci`` or ``settings.load_profile("ci")``.
+"""
+
+from hypothesis import HealthCheck, settings
+from hypothesis.errors import InvalidArgument
+
+from scoregen.testing import strategies
+from scoregen.testing.assertions import (
+    assert_objective_consistent,
+    assert_sampler_recovers,
+    assert_score_close,
+    default_mixture,
+)
+from scoregen.testing.conformance import (
+    UnitGaussianScore,
+    check_estimator,
+    check_kernel,
+    check_objective,
+    check_sampler,
+)
+
+PROFILES = {
+    "dev": {"max_examples": 20, "deadline": None},
+    "ci": {"max_examples": 200, "deadline": None, "suppress_health_check": [HealthCheck.too_slow]},
+}
+
+
+def register_profiles() -> None:
+    """Register the ``dev`` and ``ci`` profiles, leaving alone any the user registered first."""
+    for name, options in PROFILES.items():
+        try:
+            settings.get_profile(name)
+        except InvalidArgument:
+            settings.register_profile(name, **options)
+
+
+register_profiles()
+
+__all__ = [
+    "PROFILES",
+    "UnitGaussianScore",
+    "assert_objective_consistent",
+    "assert_sampler_recovers",
+    "assert_score_close",
+    "check_estimator",
+    "check_kernel",
+    "check_objective",
+    "check_sampler",
+    "default_mixture",
+    "register_profiles",
+    "strategies",
+]
