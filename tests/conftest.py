@@ -2,8 +2,8 @@ import pytest
 import torch
 from hypothesis import settings
 
-settings.register_profile("dev", max_examples=20, deadline=None)
-settings.register_profile("ci", max_examples=200, deadline=None)
+import scoregen.testing  # noqa: F401 - registers the hypothesis profiles dev and ci
+
 settings.load_profile("dev")
 
 torch.set_num_threads(1)
