@@ -141,7 +141,7 @@ class GaussianMixture:
         resp = torch.softmax(log_joint, dim=1)  # [N, K]
         if self._eigvecs is not None:  # back from each component's eigenbasis: U_k (·)
             whitened = torch.einsum("kij,nkj->nki", self._eigvecs.to(x.device), whitened)
-        return -(resp.unsqueeze(-1) * whitened).sum(dim=1).to(out_dtype)
+        return -torch.einsum("nk,nkd->nd", resp, whitened).to(out_dtype)
 
     def perturb(self, sigma: float) -> "GaussianMixture":
         """The mixture convolved with ``N(0, σ² I)``: covariances ``Σ_k + σ² I``, of the same kind
@@ -208,5 +208,8 @@ class GaussianMixture:
             diff = torch.einsum("kji,nkj->nki", self._eigvecs.to(device), diff)
         var = self._eigvals.to(device) + sigma.square()[:, None, None]  # [N, K, D]
         whitened = diff / var
-        log_normal = -0.5 * ((diff * whitened).sum(-1) + var.log().sum(-1) + self.dim * _LOG_2PI)
+        # Sums over D as contractions: torch's reduction kernels are slow on a short last axis.
+        mahalanobis = torch.einsum("nkd,nkd->nk", diff, whitened)
+        log_det = var.log() @ torch.ones(self.dim, dtype=var.dtype, device=device)
+        log_normal = -0.5 * (mahalanobis + log_det + self.dim * _LOG_2PI)
         return self.weights.to(device).log() + log_normal, whitened
