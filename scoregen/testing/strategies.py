@@ -44,7 +44,7 @@ def _positive(name: str, value) -> float:
 
 
 def _floats(lo: float, hi: float) -> st.SearchStrategy[float]:
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
 
 def gaussian_mixtures(
