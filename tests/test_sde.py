@@ -54,15 +54,15 @@ def test_forward_sde_simulation_matches_the_marginal():
     """Euler–Maruyama on the forward VP SDE from a point mass gives mean m(t) x₀ and std s(t)."""
     kernel = VPSDE()
     g = torch.Generator().manual_seed(0)
-    x = torch.full((100_000, 1), 2.0, dtype=torch.float64)
-    grid = torch.linspace(0, 0.5, 2001, dtype=torch.float64).tolist()
+    x = torch.full((40_000, 1), 2.0, dtype=torch.float64)
+    grid = torch.linspace(0, 0.5, 1001, dtype=torch.float64).tolist()
     for t, t_next in zip(grid, grid[1:]):
         dt = t_next - t
         tb = torch.full((x.shape[0],), t, dtype=torch.float64)
         x = x + kernel.drift(x, tb) * dt + kernel.diffusion(t).item() * math.sqrt(dt) * torch.randn(x.shape, generator=g, dtype=x.dtype)
     m, s = (float(v) for v in kernel.marginal(torch.tensor(0.5, dtype=torch.float64)))
-    assert x.mean().item() == pytest.approx(2 * m, abs=0.01)
-    assert x.std().item() == pytest.approx(s, rel=0.01)
+    assert x.mean().item() == pytest.approx(2 * m, abs=0.02)
+    assert x.std().item() == pytest.approx(s, rel=0.02)
 
 
 def test_ve_trains_at_log_uniform_levels():
@@ -89,3 +89,14 @@ def test_presets_build_and_train(ring):
         model.fit(x, steps=3, batch_size=64, progress=False)
         assert model.config.preset == name
         assert model.sample(4, seed=0, sampler={"n_steps": 3}).shape == (4, 2)
+
+
+@pytest.mark.parametrize("kernel", ["ve", "vp", "subvp"])
+def test_sde_models_save_and_load(tmp_path, kernel, ring):
+    from scoregen import load
+
+    model = build("ncsn", kernel={"name": kernel}, sampler={"name": "ode", "n_steps": 3}, event_shape=(2,))
+    model.save(tmp_path / "m")
+    again = load(tmp_path / "m")
+    assert type(again.kernel) is type(model.kernel) and again.config == model.config
+    assert torch.equal(again.sample(3, seed=0), model.sample(3, seed=0))

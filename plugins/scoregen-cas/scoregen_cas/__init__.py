@@ -64,7 +64,7 @@ class ConsistentAnnealedSampling:
         sigmas = self.ladder(kernel).tolist()
         keep = 1 - self.step_lr / sigmas[-1] ** 2  # the fraction of the noise a score step leaves
         ratios = [b / a for a, b in zip(sigmas, sigmas[1:])]
-        if keep < 0 or any(keep > r for r in ratios):
+        if keep < -1e-9 or any(keep > r + 1e-9 for r in ratios):  # tolerance: float rounding
             smallest = sigmas[-1] ** 2 * (1 - min(ratios, default=1.0))
             raise ConfigError(
                 f"step_lr={self.step_lr} does not fit the ladder: need {smallest:.3g} <= step_lr <= {sigmas[-1] ** 2:.3g}"
