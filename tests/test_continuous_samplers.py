@@ -13,23 +13,45 @@ from scoregen.metrics import mode_stats, sliced_wasserstein
 from scoregen.samplers import PredictorCorrector, ProbabilityFlowODE, ReverseSDE
 
 N = 2000
-SAMPLERS = [
-    ("reverse-sde", {"n_steps": 200}),
-    ("pc", {"n_steps": 100}),
-    ("pc", {"n_steps": 100, "predictor": "euler-maruyama"}),
-    ("ode", {"n_steps": 50}),
-    ("ode", {"method": "RK45", "rtol": 1e-4, "atol": 1e-4}),
+CASES = [  # every sampler on the ladder (the VE SDE); the main ones on VP and sub-VP
+    ("gaussian", "reverse-sde", {"n_steps": 200}),
+    ("gaussian", "pc", {"n_steps": 100}),
+    pytest.param("gaussian", "pc", {"n_steps": 100, "predictor": "euler-maruyama"}, marks=pytest.mark.slow),
+    ("gaussian", "ode", {"n_steps": 50}),
+    ("gaussian", "ode", {"method": "RK45", "rtol": 1e-4, "atol": 1e-4}),
+    ("vp", "reverse-sde", {"n_steps": 200}),
+    ("vp", "pc", {"n_steps": 100}),
+    pytest.param("vp", "ode", {"method": "RK45", "rtol": 1e-4, "atol": 1e-4}, marks=pytest.mark.slow),
+    pytest.param("subvp", "reverse-sde", {"n_steps": 200}, marks=pytest.mark.slow),
+    ("subvp", "ode", {"n_steps": 50}),
 ]
 
 
 def _floor_and_truth(ring):
+    """A truth draw and the floor: sliced-W2 between two truth draws, averaged over 4 pairs (one
+    pair's value varies by about ±40%: the mode counts fluctuate)."""
     g = torch.Generator().manual_seed(123)
-    truth, other = ring.sample(N, generator=g).float(), ring.sample(N, generator=g).float()
-    return truth, sliced_wasserstein(truth, other, generator=torch.Generator().manual_seed(0))
+    truth = ring.sample(N, generator=g).float()
+    pairs = [(ring.sample(N, generator=g), ring.sample(N, generator=g)) for _ in range(4)]
+    return truth, sum(sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(0)) for a, b in pairs) / 4
 
 
-@pytest.mark.parametrize("kernel", ["gaussian", "vp", "subvp"])
-@pytest.mark.parametrize(("name", "params"), SAMPLERS, ids=lambda v: v if isinstance(v, str) else "-".join(map(str, v.values())))
+def _assert_matches_ring(x, ring, truth, floor):
+    """Distance to the truth near the floor, every mode with its share, and the right spread
+    within modes (std 0.3 per coordinate)."""
+    assert torch.isfinite(x).all()
+    assert sliced_wasserstein(x, truth, generator=torch.Generator().manual_seed(0)) < 1.6 * floor
+    stats = mode_stats(x, ring.means, radius=1.0)
+    assert stats["coverage"] > 0.98 and stats["modes_covered"] == 8 and stats["occupancy_ratio"] < 1.4
+    nearest = torch.cdist(x.double(), ring.means).argmin(dim=1)
+    assert (x.double() - ring.means[nearest]).std().item() == pytest.approx(0.3, rel=0.05)
+
+
+def _case_id(value):
+    return "-".join(map(str, value.values())) if isinstance(value, dict) else str(value)
+
+
+@pytest.mark.parametrize(("kernel", "name", "params"), CASES, ids=_case_id)
 def test_sampler_recovers_the_mixture_with_the_exact_score(ring, kernel, name, params):
     truth, floor = _floor_and_truth(ring)
     calls = []
@@ -39,11 +61,7 @@ def test_sampler_recovers_the_mixture_with_the_exact_score(ring, kernel, name, p
         return ring.score_at(x, sigma)
 
     model = build("ncsn", kernel=kernel, estimator=estimator, event_shape=(2,), sampler={"name": name, **params})
-    x = model.sample(N, seed=1)
-    assert torch.isfinite(x).all()
-    assert sliced_wasserstein(x, truth, generator=torch.Generator().manual_seed(0)) < 1.5 * floor
-    stats = mode_stats(x, ring.means, radius=1.0)
-    assert stats["coverage"] > 0.98 and stats["modes_covered"] == 8 and stats["occupancy_ratio"] < 1.4
+    _assert_matches_ring(model.sample(N, seed=1), ring, truth, floor)
     expected = model.sampler.nfe(model.kernel)
     assert expected is None or len(calls) == expected
 
@@ -55,8 +73,7 @@ def test_consistent_annealed_plugin_recovers_the_mixture(ring):
     assert get_registry().get("sampler", "consistent-annealed").provider == "scoregen-cas:cas"
     truth, floor = _floor_and_truth(ring)
     model = build("ncsn", estimator=ring.score_at, event_shape=(2,), sampler="consistent-annealed")
-    x = model.sample(N, seed=1)
-    assert sliced_wasserstein(x, truth, generator=torch.Generator().manual_seed(0)) < 1.5 * floor
+    _assert_matches_ring(model.sample(N, seed=1), ring, truth, floor)
     with pytest.raises(ConfigError, match="step_lr"):
         model.sample(4, sampler={"n_levels": 10})  # σ_{i+1}/σ_i = 0.46 < 1 − η/σ_L² = 0.8
 
