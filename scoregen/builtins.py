@@ -4,9 +4,9 @@ third-party plugins."""
 from scoregen import presets
 from scoregen.estimators import EmpiricalScore, MixtureScore, NoiseConditionalMLP
 from scoregen.hookspecs import hookimpl
-from scoregen.kernels import GaussianLadder
+from scoregen.kernels import VESDE, VPSDE, GaussianLadder, SubVPSDE
 from scoregen.objectives import DenoisingScoreMatching
-from scoregen.samplers import AnnealedLangevin, Langevin
+from scoregen.samplers import AnnealedLangevin, Langevin, PredictorCorrector, ProbabilityFlowODE, ReverseSDE
 
 
 @hookimpl
@@ -19,3 +19,11 @@ def scoregen_register(registry) -> None:
     registry.add("sampler", "langevin", Langevin)
     registry.add("sampler", "annealed-langevin", AnnealedLangevin)
     registry.add("preset", "ncsn", presets.ncsn)
+    registry.add("kernel", "ve", VESDE)
+    registry.add("kernel", "vp", VPSDE)
+    registry.add("kernel", "subvp", SubVPSDE)
+    registry.add("sampler", "reverse-sde", ReverseSDE)
+    registry.add("sampler", "pc", PredictorCorrector)
+    registry.add("sampler", "ode", ProbabilityFlowODE)
+    registry.add("preset", "ve-sde", presets.ve_sde)
+    registry.add("preset", "vp-sde", presets.vp_sde)

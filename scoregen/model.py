@@ -185,18 +185,29 @@ class ScoreModel:
         sampler=None,
         callback: Callable[[dict], None] | None = None,
         progress: bool = False,
+        known=None,
+        mask=None,
     ) -> torch.Tensor:
         """Draw ``n`` samples ``[n, *event_shape]``: the kernel's prior, then the sampler.
 
         ``sampler`` replaces the model's sampler for this call (a registered name, a dict of
         parameters for the current one, or an object). ``seed`` or ``generator`` makes the draw
         reproducible; with neither, it is seeded non-deterministically.
+
+        Imputation: ``known [n or 1, *E]`` with a bool ``mask`` (broadcastable, true where known)
+        samples the other coordinates given these (samplers with ``can_impute``; see
+        :mod:`scoregen.samplers.impute`).
         """
         estimator = self._require_estimator("sample")
         if n < 1:
             raise ConfigError(f"n must be at least 1, got {n}")
         sampler = self.sampler if sampler is None else self._component("sampler", sampler)
         require_family(sampler, self.kernel)
+        extra = {}
+        if known is not None or mask is not None:
+            from scoregen.samplers.impute import condition
+
+            extra["known"] = condition(sampler, known, mask, n, self.event_shape)
         generator = _generator(seed, generator)
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator)
         if isinstance(estimator, nn.Module):
@@ -205,10 +216,27 @@ class ScoreModel:
             callback = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel))
         try:
             with torch.no_grad():
-                return sampler.sample(estimator, self.kernel, x_init, generator=generator, callback=callback)
+                return sampler.sample(estimator, self.kernel, x_init, generator=generator, callback=callback, **extra)
         finally:
             if progress:
                 callback.close()
+
+    def log_prob(self, x, *, divergence: str = "auto", seed: int = 0, rtol: float = 1e-5, atol: float = 1e-5) -> torch.Tensor:
+        """``log p(x)`` ``[N]`` in nats through the probability-flow ODE (see
+        :func:`scoregen.likelihood.log_prob`): the density of the data perturbed at the kernel's
+        smallest noise level. ``divergence`` is ``"exact"``, ``"hutchinson"`` or ``"auto"``."""
+        from scoregen import likelihood
+
+        estimator = self._require_estimator("compute log_prob")
+        data = as_data(x, self.event_shape, name="x")
+        generator = torch.Generator().manual_seed(seed)
+        return likelihood.log_prob(estimator, self.kernel, data, divergence=divergence, generator=generator, rtol=rtol, atol=atol)
+
+    def bits_per_dim(self, x, **kwargs) -> torch.Tensor:
+        """``−log₂ p(x) / D`` ``[N]``; keyword arguments as in :meth:`log_prob`."""
+        from scoregen import likelihood
+
+        return likelihood.bits_per_dim(self.log_prob(x, **kwargs), self.event_shape)
 
     def score(self, x, sigma) -> torch.Tensor:
         """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or ``[B]``."""

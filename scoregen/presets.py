@@ -16,3 +16,29 @@ def ncsn() -> ModelConfig:
         sampler=ComponentSpec(name="annealed-langevin"),
         preset="ncsn",
     )
+
+
+def ve_sde() -> ModelConfig:
+    """The continuous NCSN (Song et al. 2021, "NCSN++"'s SDE on vectors): the VE SDE
+    ``σ(t) = 0.01 (10/0.01)^t``, trained at log-uniform σ, the ``ncsn`` network and objective, and
+    predictor–corrector sampling (reverse diffusion + one Langevin step, ``snr = 0.16``)."""
+    return ModelConfig(
+        kernel=ComponentSpec(name="ve", params={"sigma_max": 10.0, "sigma_min": 0.01, "n_levels": 10}),
+        estimator=ComponentSpec(name="mlp", params={"hidden": [128, 128, 128], "activation": "silu"}),
+        objective=ComponentSpec(name="dsm"),
+        sampler=ComponentSpec(name="pc", params={"n_steps": 500, "n_corrector_steps": 1, "snr": 0.16}),
+        preset="ve-sde",
+    )
+
+
+def vp_sde() -> ModelConfig:
+    """DDPM as an SDE (Song et al. 2021): the VP SDE with linear ``β`` from 0.1 to 20 on
+    ``t ∈ [10⁻³, 1]``, the ``ncsn`` network (fed ``σ(t) = s(t)/m(t)``) and objective, and
+    Euler–Maruyama on the reverse SDE with 1000 steps."""
+    return ModelConfig(
+        kernel=ComponentSpec(name="vp", params={"beta_min": 0.1, "beta_max": 20.0, "t_min": 1e-3}),
+        estimator=ComponentSpec(name="mlp", params={"hidden": [128, 128, 128], "activation": "silu"}),
+        objective=ComponentSpec(name="dsm"),
+        sampler=ComponentSpec(name="reverse-sde", params={"n_steps": 1000}),
+        preset="vp-sde",
+    )

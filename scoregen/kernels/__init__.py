@@ -1,6 +1,7 @@
 """Noise kernels: how data are corrupted, and the prior the samplers start from."""
 
 from scoregen.kernels.base import GaussianKernel, NoiseKernel, require_family
-from scoregen.kernels.gaussian import GaussianLadder
+from scoregen.kernels.gaussian import VESDE, GaussianLadder
+from scoregen.kernels.sde import ContinuousGaussian, SubVPSDE, VPSDE
 
-__all__ = ["GaussianKernel", "GaussianLadder", "NoiseKernel", "require_family"]
+__all__ = ["ContinuousGaussian", "GaussianKernel", "GaussianLadder", "NoiseKernel", "SubVPSDE", "VESDE", "VPSDE", "require_family"]

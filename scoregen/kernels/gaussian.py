@@ -8,6 +8,7 @@ import torch
 
 from scoregen._tensor import append_dims, randn_like
 from scoregen.errors import ConfigError
+from scoregen.kernels.sde import ContinuousGaussian, VarianceExplodingSDE
 
 
 def _check_ladder(levels) -> None:
@@ -35,8 +36,13 @@ def max_pairwise_distance(x: torch.Tensor, *, chunk: int = 2048) -> float:
 
 
 @attrs.frozen(kw_only=True, eq=False)
-class GaussianLadder:
+class GaussianLadder(VarianceExplodingSDE):
     """Geometric ladder ``σ_i = σ_1 (σ_L/σ_1)^{(i-1)/(L-1)}``, ``i = 1..L``, largest first.
+
+    It is one discretisation of the VE SDE ``σ(t) = σ_L (σ_1/σ_L)^t``, which passes through level
+    ``i`` at ``t = (L−i)/(L−1)``; the SDE's methods (``marginal``, ``drift``, ``diffusion``,
+    ``score``, …) let the continuous samplers run on the ladder too. (With explicit ``levels``
+    the SDE joins the end levels.) Training draws levels from the ladder.
 
     ``sigma_max="auto"`` takes ``σ_1`` from the data when the model is first fitted: the largest
     pairwise distance of the training set (NCSNv2, Song & Ermon 2020, Technique 1). ``levels``
@@ -102,3 +108,18 @@ class GaussianLadder:
         """``σ_1 z`` with ``z ~ N(0, I)`` of ``shape``: the ladder's widest perturbed distribution
         is approximately this when ``σ_1`` exceeds the data's diameter."""
         return float(self.sigmas[0]) * torch.randn(shape, generator=generator)
+
+    def sigma_range(self):
+        """``(σ_L, σ_1)``, the end levels: the VE SDE's ``(σ_min, σ_max)``."""
+        sigmas = self.sigmas
+        return float(sigmas[-1]), float(sigmas[0])
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class VESDE(GaussianLadder):
+    """The continuous NCSN (VE SDE, ``σ(t) = σ_min (σ_max/σ_min)^t``, ``t ∈ [0, 1]``): the same
+    parameters as the ``gaussian`` ladder (whose levels still serve the annealed samplers and the
+    per-level loss report), but trained at every level, ``σ = σ(t)``, ``t ~ U(0, 1)`` (log-uniform σ)."""
+
+    def sample_sigma(self, n, generator):
+        return ContinuousGaussian.sample_sigma(self, n, generator)

@@ -8,6 +8,10 @@ A sampler turns a draw from the kernel's prior into data with a score estimator:
 ``generator``, so a seed reproduces the samples exactly on the CPU. Progress is reported through
 ``callback(info)`` with ``info`` a dict (``step``, ``level``, ``sigma``, ``x``): progress bars live
 in the caller, never in the numerics.
+
+Samplers that can impute (sample unknown coordinates given known ones) say so with the class
+attribute ``can_impute = True`` and accept ``known=`` a :class:`~scoregen.samplers.impute.Known`;
+``ScoreModel.sample`` refuses imputation with any other sampler.
 """
 
 from collections.abc import Callable

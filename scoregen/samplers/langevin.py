@@ -13,6 +13,7 @@ import torch
 from scoregen._tensor import randn_like
 from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
+from scoregen.samplers.impute import Known
 
 
 def _positive(instance, attribute, value) -> None:
@@ -20,12 +21,18 @@ def _positive(instance, attribute, value) -> None:
         raise ConfigError(f"{attribute.name} must be positive, got {value!r}")
 
 
-def _langevin_level(estimator, x, sigma, alpha, n_steps, generator, callback, level, step0):
-    """``n_steps`` Langevin steps of size ``alpha`` at noise level ``sigma`` (a float)."""
+def _langevin_level(estimator, x, sigma, alpha, n_steps, generator, callback, level, step0, known=None):
+    """``n_steps`` Langevin steps of size ``alpha`` at noise level ``sigma`` (a float). With
+    ``known``, its coordinates are held at one noised draw ``y + σ z`` for the whole level."""
     sigma_vec = torch.full((x.shape[0],), sigma, dtype=x.dtype, device=x.device)
     noise_scale = math.sqrt(alpha)
+    if known is not None:
+        known = Known(known.replace(x, 1.0, sigma, generator), known.mask)
+        x = known.restore(x)
     for k in range(n_steps):
         x = x + (0.5 * alpha) * estimator(x, sigma_vec) + noise_scale * randn_like(x, generator)
+        if known is not None:
+            x = known.restore(x)
         if callback is not None:
             callback({"step": step0 + k, "level": level, "sigma": sigma, "x": x})
     return x
@@ -40,9 +47,13 @@ class AnnealedLangevin:
     Because ``α_i/σ_i² = ε/σ_L²`` at every level, each level runs for the same number of its own
     relaxation times; ``ε/σ_L²`` must stay well below 2 for the discretisation to be accurate.
     Score evaluations: ``L · n_steps_each (+1)``.
+
+    Imputes (``known``): at each level the known coordinates are held at one noised draw
+    ``y + σ_i z`` (NCSN's inpainting), and set to ``y`` at the end.
     """
 
     families = ("gaussian",)
+    can_impute = True
 
     n_steps_each: int = attrs.field(default=100, validator=_positive)
     step_lr: float = attrs.field(default=2e-5, validator=_positive)
@@ -53,19 +64,19 @@ class AnnealedLangevin:
         return len(kernel.sigmas) * self.n_steps_each + int(self.denoise)
 
     @torch.no_grad()
-    def sample(self, estimator, kernel, x_init, *, generator=None, callback=None):
+    def sample(self, estimator, kernel, x_init, *, generator=None, callback=None, known=None):
         require_family(self, kernel)
         sigmas = kernel.sigmas.tolist()
         x = x_init
         for i, sigma in enumerate(sigmas):
             alpha = self.step_lr * (sigma / sigmas[-1]) ** 2
             x = _langevin_level(
-                estimator, x, sigma, alpha, self.n_steps_each, generator, callback, i, i * self.n_steps_each
+                estimator, x, sigma, alpha, self.n_steps_each, generator, callback, i, i * self.n_steps_each, known
             )
         if self.denoise:
             sigma_vec = torch.full((x.shape[0],), sigmas[-1], dtype=x.dtype, device=x.device)
             x = x + sigmas[-1] ** 2 * estimator(x, sigma_vec)
-        return x
+        return x if known is None else known.restore(x)
 
 
 @attrs.frozen(kw_only=True)
