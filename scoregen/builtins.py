@@ -2,7 +2,7 @@
 third-party plugins."""
 
 from scoregen import presets
-from scoregen.estimators import NoiseConditionalMLP
+from scoregen.estimators import NoiseConditionalMLP, NoiseConditionalUNet
 from scoregen.hookspecs import hookimpl
 from scoregen.kernels import GaussianLadder
 from scoregen.objectives import DenoisingScoreMatching
@@ -17,3 +17,5 @@ def scoregen_register(registry) -> None:
     registry.add("sampler", "langevin", Langevin)
     registry.add("sampler", "annealed-langevin", AnnealedLangevin)
     registry.add("preset", "ncsn", presets.ncsn)
+    registry.add("estimator", "unet", NoiseConditionalUNet)
+    registry.add("preset", "ncsnv2", presets.ncsnv2)

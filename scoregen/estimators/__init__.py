@@ -2,5 +2,6 @@
 
 from scoregen.estimators.base import ScoreEstimator
 from scoregen.estimators.mlp import NoiseConditionalMLP
+from scoregen.estimators.unet import NoiseConditionalUNet
 
-__all__ = ["NoiseConditionalMLP", "ScoreEstimator"]
+__all__ = ["NoiseConditionalMLP", "NoiseConditionalUNet", "ScoreEstimator"]
