@@ -2,6 +2,8 @@
 and ``seed`` and returns a float32 tensor ``[n, D]``) and scikit-learn's 8×8 digits.
 """
 
+import functools
+
 import torch
 
 from scoregen.analytic import GaussianMixture
@@ -30,11 +32,7 @@ def digits(split: str = "train", *, labels: bool = False):
     """
     if split not in ("train", "test", "all"):
         raise DataError(f"split must be 'train', 'test' or 'all', got {split!r}")
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = torch.as_tensor(bunch.images, dtype=torch.float32).div(16.0).unsqueeze(1)
-    classes = torch.as_tensor(bunch.target, dtype=torch.int64)
+    images, classes = (t.clone() for t in _digits_arrays())
     if split != "all":
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
         rows = order[:DIGITS_TEST] if split == "test" else order[DIGITS_TEST:]
@@ -43,3 +41,12 @@ def digits(split: str = "train", *, labels: bool = False):
 
 
 DIGITS_TEST = 360
+
+
+@functools.cache
+def _digits_arrays() -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.as_tensor(bunch.images, dtype=torch.float32).div(16.0).unsqueeze(1)
+    return images, torch.as_tensor(bunch.target, dtype=torch.int64)

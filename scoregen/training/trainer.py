@@ -33,9 +33,17 @@ def _check(condition: bool, message: str) -> None:
 
 @attrs.frozen(kw_only=True)
 class TrainConfig:
-    """What a training run does. ``batch_size`` is the global batch (split over processes);
-    ``ema_decay=None`` turns the EMA off; ``grad_clip`` caps the global gradient norm;
-    ``checkpoint_every=0`` writes a checkpoint only at the end (when there is an output folder)."""
+    """What a training run does. ``batch_size`` is the global batch; ``ema_decay=None`` turns the
+    EMA off; ``grad_clip`` caps the global gradient norm; ``checkpoint_every=0`` writes a
+    checkpoint only at the end (when there is an output folder).
+
+    ``shards`` (default: the number of processes) splits the data and the batch into that many
+    streams, shard ``s`` holding rows ``s, s + S, …`` and drawing ``batch_size/S`` rows and their
+    noise from its own generator (seeded ``seed + 1 000 003 s``). Processes share the shards out,
+    so a run's arithmetic depends on ``shards``, not on how many processes carry it: one process
+    with ``shards=2`` computes what two do under ``torchrun`` (up to the order of floating-point
+    sums).
+    """
 
     steps: int = 3000
     batch_size: int = 128
@@ -47,6 +55,7 @@ class TrainConfig:
     log_every: int = 100
     checkpoint_every: int = 0
     keep: int = 2
+    shards: int | None = None
 
     def __attrs_post_init__(self) -> None:
         _check(
@@ -57,6 +66,7 @@ class TrainConfig:
         _check(self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}")
         _check(self.checkpoint_every >= 0, f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
         _check(self.grad_clip is None or self.grad_clip > 0, f"grad_clip must be positive, got {self.grad_clip}")
+        _check(self.shards is None or self.shards >= 1, f"shards must be at least 1, got {self.shards}")
 
     def lr_at(self, k: int) -> float:
         """The learning rate of step ``k = 1..steps``: ``lr · ½(1 + cos(π (k−1)/steps))`` for
@@ -74,17 +84,17 @@ class _Run:
     """One call of :func:`train`: the state that a checkpoint must capture."""
 
     def __init__(self, model, x, config: TrainConfig, out):
-        self.model, self.config = model, config
         self.rank, self.world = distributed.setup()
-        _check(
-            config.batch_size % self.world == 0,
-            f"batch_size {config.batch_size} must be divisible by the number of processes {self.world}",
-        )
+        shards = config.shards or self.world
+        _check(shards % self.world == 0, f"shards={shards} must be a multiple of the number of processes {self.world}")
+        _check(config.batch_size % shards == 0, f"batch_size {config.batch_size} must be divisible by shards={shards}")
+        self.model, self.config = model, attrs.evolve(config, shards=shards)
         self.fingerprint = _fingerprint(x)
         self.data_shape = list(x.shape)
-        self.x = x[self.rank :: self.world]  # this process's shard
-        self.local_batch = config.batch_size // self.world
-        self.generator = torch.Generator().manual_seed(config.seed + 1_000_003 * self.rank)
+        self.mine = range(self.rank * shards // self.world, (self.rank + 1) * shards // self.world)
+        self.shard_data = [x[s::shards] for s in self.mine]
+        self.shard_batch = config.batch_size // shards
+        self.generators = [torch.Generator().manual_seed(config.seed + 1_000_003 * s) for s in self.mine]
         self.params = model.parameters()
         _check(bool(self.params), f"the estimator {type(model.estimator).__name__} has no trainable parameters")
         self.optimizer = torch.optim.Adam(self.params, lr=config.lr)
@@ -98,7 +108,9 @@ class _Run:
     # ------------------------------------------------------------- checkpoints
 
     def _trainer_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
-        tensors = {f"rng/rank{r}": s for r, s in enumerate(distributed.all_gather(self.generator.get_state()))}
+        local = torch.stack([g.get_state() for g in self.generators])
+        states = torch.cat(distributed.all_gather(local))
+        tensors = {f"rng/shard{s}": state for s, state in enumerate(states)}
         tensors["rng/torch"] = torch.get_rng_state()
         optim = self.optimizer.state_dict()
         scalars = {}
@@ -111,7 +123,6 @@ class _Run:
         document = {
             "k": self.k,
             "train_config": attrs.asdict(self.config),
-            "world_size": self.world,
             "data": {"fingerprint": self.fingerprint, "shape": self.data_shape},
             "param_groups": optim["param_groups"],
             "optim_scalars": scalars,
@@ -152,10 +163,10 @@ class _Run:
                 f"checkpoint {path} was written by a run with other settings {trainer['train_config']}; "
                 f"this run has {attrs.asdict(self.config)} (resume needs the same ones)"
             )
-        if trainer["world_size"] != self.world or trainer["data"]["fingerprint"] != self.fingerprint:
+        if trainer["data"]["fingerprint"] != self.fingerprint:
             raise CheckpointError(
-                f"checkpoint {path} was written with {trainer['world_size']} process(es) on data "
-                f"{trainer['data']['fingerprint']}; this run has {self.world} on {self.fingerprint}"
+                f"checkpoint {path} was written for data {trainer['data']} but this run has "
+                f"{self.data_shape} with fingerprint {self.fingerprint}"
             )
         model = self.model
         model.kernel = instantiate("kernel", ModelConfig.from_dict(document["config"]).kernel, model._registry)
@@ -169,7 +180,8 @@ class _Run:
             idx, name = key.split("/", 1)
             optim_state.setdefault(int(idx), {})[name] = value
         self.optimizer.load_state_dict({"state": optim_state, "param_groups": trainer["param_groups"]})
-        self.generator.set_state(tensors[f"rng/rank{self.rank}"])
+        for s, generator in zip(self.mine, self.generators):
+            generator.set_state(tensors[f"rng/shard{s}"])
         torch.set_rng_state(tensors["rng/torch"])
         self.k = int(trainer["k"])
         if self.rank == 0:
@@ -212,18 +224,23 @@ class _Run:
                 self.k += 1
                 for group in self.optimizer.param_groups:
                     group["lr"] = config.lr_at(self.k)
-                batch = self.x[torch.randint(len(self.x), (self.local_batch,), generator=self.generator)]
-                terms = model.objective.per_sample(net, model.kernel, batch, generator=self.generator)
+                losses, sigmas = [], []
+                for x, generator in zip(self.shard_data, self.generators):
+                    batch = x[torch.randint(len(x), (self.shard_batch,), generator=generator)]
+                    terms = model.objective.per_sample(net, model.kernel, batch, generator=generator)
+                    losses.append(terms.loss)
+                    sigmas.append(terms.sigma)
+                loss = torch.cat(losses)
                 self.optimizer.zero_grad(set_to_none=True)
-                terms.mean().backward()
+                loss.mean().backward()
                 if config.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
                 self.optimizer.step()
                 if model.ema is not None:
                     model.ema.update(model.estimator)
                 model.step += 1
-                pooled_loss.append(terms.loss.detach())
-                pooled_sigma.append(terms.sigma.detach())
+                pooled_loss.append(loss.detach())
+                pooled_sigma.extend(s.detach() for s in sigmas)
                 checkpoint = self.out is not None and (self.k == config.steps or (every and self.k % every == 0))
                 if checkpoint or self.k % config.log_every == 0 or self.k == config.steps:
                     entry = self.log(pooled_loss, pooled_sigma, started)
