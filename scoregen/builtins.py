@@ -2,7 +2,7 @@
 third-party plugins."""
 
 from scoregen import presets
-from scoregen.estimators import EmpiricalScore, MixtureScore, NoiseConditionalMLP
+from scoregen.estimators import EmpiricalScore, MixtureScore, NoiseConditionalMLP, NoiseConditionalUNet
 from scoregen.hookspecs import hookimpl
 from scoregen.kernels import VESDE, VPSDE, GaussianLadder, SubVPSDE
 from scoregen.objectives import DenoisingScoreMatching
@@ -27,3 +27,5 @@ def scoregen_register(registry) -> None:
     registry.add("sampler", "ode", ProbabilityFlowODE)
     registry.add("preset", "ve-sde", presets.ve_sde)
     registry.add("preset", "vp-sde", presets.vp_sde)
+    registry.add("estimator", "unet", NoiseConditionalUNet)
+    registry.add("preset", "ncsnv2", presets.ncsnv2)

@@ -1,4 +1,5 @@
-"""The ``scoregen`` command line: ``demo`` and ``list``."""
+"""The ``scoregen`` command line: ``demo``, ``list``, ``train``, ``sample``, ``plot``,
+``suggest-sigmas``. The training commands live in :mod:`scoregen.cli_train`."""
 
 import argparse
 import json
@@ -39,6 +40,10 @@ def make_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="every registered component: kind, name, providing plugin")
     lst.add_argument("kind", nargs="?", choices=("kernel", "estimator", "objective", "sampler", "preset"))
     lst.set_defaults(run=_cmd_list)
+
+    from scoregen.cli_train import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -38,3 +38,7 @@ class CheckpointError(ScoregenError, OSError):
 
 class PluginLoadWarning(UserWarning):
     """A plugin could not be loaded; the others still are."""
+
+
+class CheckpointWarning(UserWarning):
+    """A damaged checkpoint was passed over; training resumes from an older good one."""

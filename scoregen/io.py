@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import load, save
 
 from scoregen.errors import CheckpointError
 
@@ -36,14 +36,49 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def encode_tensors(tensors: dict[str, torch.Tensor]) -> bytes:
+    """``tensors`` as safetensors bytes (CPU, contiguous)."""
+    return save({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
+
+
+def decode_tensors(data: bytes, where) -> dict[str, torch.Tensor]:
+    """Parse safetensors bytes; anything else (a pickle from ``torch.save`` included) is refused
+    with :class:`CheckpointError` before a single byte of it is interpreted as code."""
+    if data[:1] == b"\x80" or data[:2] == b"PK":
+        raise CheckpointError(
+            f"{where} is a pickle (torch.save) file, not safetensors; scoregen never unpickles, "
+            "because loading a pickle can run arbitrary code"
+        )
+    try:
+        return load(data)
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise CheckpointError(f"{where} is not a valid safetensors file (truncated or corrupted?): {exc}") from None
+
+
+def encode_model(config: dict, state: dict[str, torch.Tensor] | None, meta: dict) -> dict[str, bytes]:
+    """The files of a saved model, by name: ``weights.safetensors`` (if ``state``) and ``config.json``."""
+    files = {WEIGHTS: encode_tensors(state)} if state else {}
+    document = {"format": FORMAT, **meta, "config": config, "has_weights": bool(state)}
+    files[CONFIG] = json.dumps(document, indent=2, sort_keys=True).encode()
+    return files
+
+
+def decode_document(data: bytes, where) -> dict:
+    """Parse a model's ``config.json`` bytes and check its format."""
+    try:
+        document = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{where} is not valid JSON (truncated or corrupted?): {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT or "config" not in document:
+        raise CheckpointError(f"{where} is not a scoregen model of format {FORMAT}")
+    return document
+
+
 def write_model(path, config: dict, state: dict[str, torch.Tensor] | None, meta: dict) -> None:
     """Write ``path/weights.safetensors`` (if ``state``) then ``path/config.json``."""
     path = Path(path)
-    if state:
-        tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
-        atomic_write_bytes(path / WEIGHTS, save(tensors))
-    document = {"format": FORMAT, **meta, "config": config, "has_weights": bool(state)}
-    atomic_write_bytes(path / CONFIG, json.dumps(document, indent=2, sort_keys=True).encode())
+    for name, data in encode_model(config, state, meta).items():  # config.json last
+        atomic_write_bytes(path / name, data)
 
 
 def read_model(path) -> tuple[dict, dict[str, torch.Tensor] | None]:
@@ -52,18 +87,11 @@ def read_model(path) -> tuple[dict, dict[str, torch.Tensor] | None]:
     config_path = path / CONFIG
     if not config_path.is_file():
         raise CheckpointError(f"no saved model at {str(path)!r}: {CONFIG} is missing")
-    try:
-        document = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{config_path} is not valid JSON (truncated or corrupted?): {exc}") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT or "config" not in document:
-        raise CheckpointError(f"{config_path} is not a scoregen model of format {FORMAT}")
+    document = decode_document(config_path.read_bytes(), config_path)
     if not document.get("has_weights"):
         return document, None
     try:
-        state = load_file(path / WEIGHTS)
+        data = (path / WEIGHTS).read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"{path / WEIGHTS} is missing") from None
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path / WEIGHTS} is not a valid safetensors file: {exc}") from None
-    return document, state
+    return document, decode_tensors(data, path / WEIGHTS)

@@ -46,3 +46,15 @@ def mode_stats(samples: torch.Tensor, means: torch.Tensor, radius: float) -> dic
         "n_modes": len(means),
         "occupancy_ratio": float(counts.max() / counts.min()) if counts.min() > 0 else float("inf"),
     }
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to features ``a [N, F]`` and ``b [M, F]``:
+    ``‖μ_a − μ_b‖² + tr Σ_a + tr Σ_b − 2 tr (Σ_a^{1/2} Σ_b Σ_a^{1/2})^{1/2}`` (float64)."""
+    a, b = a.to(torch.float64), b.to(torch.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
+    vals, vecs = torch.linalg.eigh(cov_a)
+    root_a = vecs @ torch.diag(vals.clamp_min(0).sqrt()) @ vecs.T
+    cross = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp_min(0).sqrt().sum()
+    return float((mu_a - mu_b).pow(2).sum() + cov_a.trace() + cov_b.trace() - 2 * cross)

@@ -14,8 +14,9 @@ from scoregen._tensor import as_data, as_sigma
 from scoregen.config import PARTS, ComponentSpec, ModelConfig, describe, instantiate
 from scoregen.errors import CheckpointError, ConfigError
 from scoregen.kernels.base import require_family
-from scoregen.objectives.base import LossTerms
 from scoregen.registry import Registry, get_registry
+
+EMA_PREFIX = "ema/"
 
 
 def _generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator:
@@ -56,6 +57,7 @@ class ScoreModel:
             self.estimator = self._make_estimator(self.event_shape)
         self.step = 0
         self.history: list[dict] = []
+        self.ema = None  # a scoregen.training.EMA once trained with one: sample and score use it
 
     # ----------------------------------------------------------------- configuration
 
@@ -97,6 +99,11 @@ class ScoreModel:
             )
         return self.estimator
 
+    def _sampling_estimator(self, action: str):
+        """The EMA weights if there are any, else the trained ones."""
+        estimator = self._require_estimator(action)
+        return estimator if self.ema is None else self.ema.module
+
     def parameters(self):
         """The estimator's trainable parameters (none for an analytic estimator)."""
         est = self._require_estimator("list parameters")
@@ -121,60 +128,36 @@ class ScoreModel:
         seed: int = 0,
         progress: bool = True,
         log_every: int = 100,
+        ema_decay: float | None = 0.999,
+        grad_clip: float | None = None,
+        out=None,
+        checkpoint_every: int = 0,
+        resume: bool = False,
     ) -> "ScoreModel":
         """Train the estimator with Adam on batches drawn (with replacement) from ``data [N, *E]``.
 
         ``lr_decay="cosine"`` anneals the learning rate from ``lr`` to 0 over the run
-        (``lr_k = lr · ½(1 + cos(π k / steps))``); ``"none"`` keeps it constant. The decay matters:
-        on the 8-mode ring it takes sliced-W2 from about 2.4× to 0.6× its floor (docs/quickstart.md).
+        (``lr_k = lr · ½(1 + cos(π (k−1) / steps))``); ``"none"`` keeps it constant. The decay
+        matters: on the 8-mode ring it takes sliced-W2 from about 2.4× to 0.6× its floor
+        (docs/quickstart.md). An EMA of the weights (``ema_decay``, ``None`` for none) is what
+        :meth:`sample` and :meth:`score` use; ``grad_clip`` caps the gradient norm.
 
         An estimator without trainable parameters that takes the data (``with_data``, e.g.
         ``empirical``) is ready once it has them: ``fit`` stores the data and returns.
 
         Every ``log_every`` steps, :attr:`history` gets the mean loss and the mean loss per noise
-        level since the last entry. The run is reproducible from ``seed``.
+        level since the last entry. The run is reproducible from ``seed``. With ``out``, metrics
+        go to ``out/metrics.jsonl`` and checkpoints (every ``checkpoint_every`` steps and at the
+        end) to ``out/checkpoints/``; ``resume=True`` continues from the newest good one, exactly.
+        See :func:`scoregen.training.train` (docs/training.md).
         """
-        if steps < 0 or batch_size < 1 or not lr > 0:
-            raise ConfigError(f"need steps >= 0, batch_size >= 1, lr > 0; got {steps}, {batch_size}, {lr}")
-        if lr_decay not in ("cosine", "none"):
-            raise ConfigError(f"lr_decay must be 'cosine' or 'none', got {lr_decay!r}")
-        x = as_data(data, self.event_shape)
-        self._prepare(x)
-        params = self.parameters()
-        if not params and hasattr(self.estimator, "with_data"):
-            return self  # the estimator is exact given the data it just took (``empirical``): nothing to train
-        if not params:
-            raise ConfigError(f"the estimator {type(self.estimator).__name__} has no trainable parameters")
-        from tqdm.auto import tqdm
+        from scoregen.training import TrainConfig, train
 
-        generator = torch.Generator().manual_seed(seed)
-        optimizer = torch.optim.Adam(params, lr=lr)
-        if lr_decay == "cosine":
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
-        sigmas = self.kernel.sigmas
-        since_log: list = []  # LossTerms since the last history entry; reduced only when logged
-        self.estimator.train()
-        with tqdm(total=steps, disable=not progress, desc="fit", unit="step") as bar:
-            for k in range(1, steps + 1):
-                batch = x[torch.randint(len(x), (batch_size,), generator=generator)]
-                terms = self.objective.per_sample(self.estimator, self.kernel, batch, generator=generator)
-                loss = terms.mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if lr_decay == "cosine":
-                    schedule.step()
-                self.step += 1
-                since_log.append(terms.detach())
-                if k % log_every == 0 or k == steps:
-                    pooled = LossTerms.cat(since_log)
-                    since_log.clear()
-                    mean = float(pooled.mean())
-                    self.history.append({"step": self.step, "loss": mean, "loss_by_level": pooled.by_level(sigmas).tolist()})
-                    bar.set_postfix(loss=f"{mean:.4f}")
-                bar.update(1)
-        self.estimator.eval()
-        return self
+        config = TrainConfig(
+            steps=steps, batch_size=batch_size, lr=lr, lr_decay=lr_decay, seed=seed, log_every=log_every,
+            ema_decay=ema_decay, grad_clip=grad_clip, checkpoint_every=checkpoint_every,
+        )
+        return train(self, data, config, out=out, resume=resume, progress=progress)
 
     def sample(
         self,
@@ -198,7 +181,7 @@ class ScoreModel:
         samples the other coordinates given these (samplers with ``can_impute``; see
         :mod:`scoregen.samplers.impute`).
         """
-        estimator = self._require_estimator("sample")
+        estimator = self._sampling_estimator("sample")
         if n < 1:
             raise ConfigError(f"n must be at least 1, got {n}")
         sampler = self.sampler if sampler is None else self._component("sampler", sampler)
@@ -227,7 +210,7 @@ class ScoreModel:
         smallest noise level. ``divergence`` is ``"exact"``, ``"hutchinson"`` or ``"auto"``."""
         from scoregen import likelihood
 
-        estimator = self._require_estimator("compute log_prob")
+        estimator = self._sampling_estimator("compute log_prob")
         data = as_data(x, self.event_shape, name="x")
         generator = torch.Generator().manual_seed(seed)
         return likelihood.log_prob(estimator, self.kernel, data, divergence=divergence, generator=generator, rtol=rtol, atol=atol)
@@ -240,7 +223,7 @@ class ScoreModel:
 
     def score(self, x, sigma) -> torch.Tensor:
         """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or ``[B]``."""
-        estimator = self._require_estimator("evaluate the score")
+        estimator = self._sampling_estimator("evaluate the score")
         data = as_data(x, self.event_shape, name="x")
         with torch.no_grad():
             return estimator(data, as_sigma(sigma, data.shape[0], data))
@@ -249,11 +232,40 @@ class ScoreModel:
 
     def save(self, path) -> Path:
         """Write ``path/config.json`` and ``path/weights.safetensors`` (atomically); return ``path``."""
-        estimator = self._require_estimator("save")
-        state = estimator.state_dict() if isinstance(estimator, nn.Module) else None
-        meta = {"scoregen": scoregen.__version__, "step": self.step, "history": self.history}
-        io.write_model(path, self.config.to_dict(), state, meta)
+        io.write_model(path, *self._payload())
         return Path(path)
+
+    def _payload(self) -> tuple[dict, dict | None, dict]:
+        """``(config, weights, meta)`` as saved: the EMA weights go beside the trained ones,
+        their names prefixed ``ema/``."""
+        estimator = self._require_estimator("save")
+        state = dict(estimator.state_dict()) if isinstance(estimator, nn.Module) else None
+        ema = None
+        if self.ema is not None:
+            state.update({EMA_PREFIX + k: v for k, v in self.ema.state_dict().items()})
+            ema = {"decay": self.ema.decay, "updates": self.ema.updates}
+        meta = {"scoregen": scoregen.__version__, "step": self.step, "history": self.history, "ema": ema}
+        return self.config.to_dict(), state, meta
+
+    def _load_state(self, state: dict | None, document: dict) -> None:
+        """Put saved weights (and EMA weights) into this model; ``document`` is its config.json."""
+        if state is not None:
+            estimator = self._require_estimator("load weights")
+            own = {k: v for k, v in state.items() if not k.startswith(EMA_PREFIX)}
+            try:
+                estimator.load_state_dict(own)
+                ema = document.get("ema")
+                if ema:
+                    from scoregen.training import EMA
+
+                    self.ema = EMA(estimator, ema["decay"])
+                    shadow = {k[len(EMA_PREFIX) :]: v for k, v in state.items() if k.startswith(EMA_PREFIX)}
+                    self.ema.load_state_dict(shadow, ema["updates"])
+            except RuntimeError as exc:
+                raise CheckpointError(f"saved weights do not fit the estimator: {exc}") from None
+            estimator.eval()
+        self.step = int(document.get("step", 0))
+        self.history = list(document.get("history", []))
 
     def _component(self, part: str, value):
         """A component from an override: a name, a dict of parameters for the current one, an object."""
@@ -332,13 +344,8 @@ def load(path, *, registry: Registry | None = None, **overrides) -> ScoreModel:
     document, state = io.read_model(path)
     config = ModelConfig.from_dict(document["config"])
     model = build(config, registry=registry, **overrides)
-    if state is not None:
-        estimator = model._require_estimator("load weights")
-        try:
-            estimator.load_state_dict(state)
-        except RuntimeError as exc:
-            raise CheckpointError(f"weights in {path} do not fit the estimator: {exc}") from None
-        estimator.eval()
-    model.step = int(document.get("step", 0))
-    model.history = list(document.get("history", []))
+    try:
+        model._load_state(state, document)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     return model

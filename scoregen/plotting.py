@@ -74,3 +74,49 @@ def _save(fig, path) -> Path:
 
     plt.close(fig)
     return path
+
+
+def plot_image_grid(images: torch.Tensor, path, *, nrow: int | None = None, title: str | None = None) -> Path:
+    """Images ``[N, C, H, W]`` (values in ``[0, 1]``, clipped) as one grid of ``nrow`` columns."""
+    import math
+
+    plt = _pyplot()
+    images = images.detach().cpu().clamp(0, 1).numpy()
+    n, c = images.shape[:2]
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    fig, axes = plt.subplots(rows, nrow, figsize=(nrow * 0.6, rows * 0.6), dpi=120, squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img in zip(axes.ravel(), images):
+        ax.imshow(img[0] if c == 1 else img.transpose(1, 2, 0), cmap="gray_r" if c == 1 else None, vmin=0, vmax=1)
+    if title:
+        fig.suptitle(title, fontsize=8)
+    return _save(fig, path)
+
+
+def plot_loss_curves(history: list[dict], sigmas, path) -> Path:
+    """The training loss per noise level (one line each, coloured by ``log σ``) and overall, from
+    a model's ``history`` (entries with ``step``, ``loss``, ``loss_by_level``)."""
+    plt = _pyplot()
+    steps = [h["step"] for h in history]
+    by_level = torch.tensor([h["loss_by_level"] for h in history], dtype=torch.float64).numpy()
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    cmap = plt.get_cmap("viridis")
+    for i, sigma in enumerate(list(sigmas)):
+        ax.plot(steps, by_level[:, i], color=cmap(i / max(len(sigmas) - 1, 1)), lw=0.8, label=f"σ = {float(sigma):.3g}" if i in (0, len(sigmas) - 1) else None)
+    ax.plot(steps, [h["loss"] for h in history], color="black", lw=1.5, label="mean")
+    ax.set(xlabel="step", ylabel="DSM loss ½‖σ s + z‖²", yscale="log", title="loss per noise level")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_curve(x, y, path, *, xlabel: str, ylabel: str, hline: float | None = None) -> Path:
+    """A single curve ``y(x)`` with markers (and a dashed horizontal line at ``hline``)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+    ax.plot(x, y, marker="o")
+    if hline is not None:
+        ax.axhline(hline, ls="--", color="grey")
+    ax.set(xlabel=xlabel, ylabel=ylabel, yscale="log")
+    return _save(fig, path)

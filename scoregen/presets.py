@@ -42,3 +42,19 @@ def vp_sde() -> ModelConfig:
         sampler=ComponentSpec(name="reverse-sde", params={"n_steps": 1000}),
         preset="vp-sde",
     )
+
+
+def ncsnv2() -> ModelConfig:
+    """NCSNv2 (Song & Ermon 2020) for small images: a geometric ladder whose ``σ_1`` is the
+    largest pairwise distance of the data (Technique 1) and whose number of levels makes
+    consecutive perturbed distributions overlap (Technique 2), down to ``σ_L = 0.01``; a
+    noise-conditional U-Net with output ``/σ`` (Technique 3); DSM with ``λ(σ) = σ²``; annealed
+    Langevin with ``T = 5`` steps a level and ``ε`` from Technique 4, then a denoising step.
+    ``scoregen suggest-sigmas DATA`` prints the numbers these rules give for a data set."""
+    return ModelConfig(
+        kernel=ComponentSpec(name="gaussian", params={"sigma_max": "auto", "sigma_min": 0.01, "n_levels": "auto"}),
+        estimator=ComponentSpec(name="unet", params={"channels": 32, "channel_mult": [1, 2], "sigma_embedding": True}),
+        objective=ComponentSpec(name="dsm"),
+        sampler=ComponentSpec(name="annealed-langevin", params={"n_steps_each": 5, "step_lr": "auto"}),
+        preset="ncsnv2",
+    )

@@ -3,5 +3,6 @@
 from scoregen.estimators.analytic import EmpiricalScore, MixtureScore
 from scoregen.estimators.base import ScoreEstimator
 from scoregen.estimators.mlp import NoiseConditionalMLP
+from scoregen.estimators.unet import NoiseConditionalUNet
 
-__all__ = ["EmpiricalScore", "MixtureScore", "NoiseConditionalMLP", "ScoreEstimator"]
+__all__ = ["EmpiricalScore", "MixtureScore", "NoiseConditionalMLP", "NoiseConditionalUNet", "ScoreEstimator"]

@@ -45,7 +45,9 @@ class GaussianLadder(VarianceExplodingSDE):
     the SDE joins the end levels.) Training draws levels from the ladder.
 
     ``sigma_max="auto"`` takes ``σ_1`` from the data when the model is first fitted: the largest
-    pairwise distance of the training set (NCSNv2, Song & Ermon 2020, Technique 1). ``levels``
+    pairwise distance of the training set (NCSNv2, Song & Ermon 2020, Technique 1);
+    ``n_levels="auto"`` takes ``L`` from the data's dimension (Technique 2, see
+    :mod:`scoregen.techniques`). ``levels``
     gives an explicit ladder instead (strictly decreasing). The prior is ``N(0, σ_1² I)``.
     """
 
@@ -53,16 +55,18 @@ class GaussianLadder(VarianceExplodingSDE):
 
     sigma_max: float | str = 10.0
     sigma_min: float = 0.01
-    n_levels: int = 10
+    n_levels: int | str = 10
     levels: tuple[float, ...] | None = attrs.field(default=None, converter=_levels_converter)
 
     def __attrs_post_init__(self) -> None:
         if self.levels is not None:
             _check_ladder(self.levels)
             return
-        if self.sigma_max != "auto":
-            if isinstance(self.sigma_max, str):
-                raise ConfigError(f"sigma_max must be a number or 'auto', got {self.sigma_max!r}")
+        if isinstance(self.n_levels, str) and self.n_levels != "auto":
+            raise ConfigError(f"n_levels must be a number or 'auto', got {self.n_levels!r}")
+        if isinstance(self.sigma_max, str) and self.sigma_max != "auto":
+            raise ConfigError(f"sigma_max must be a number or 'auto', got {self.sigma_max!r}")
+        if self.resolved:
             if self.n_levels < 1:
                 raise ConfigError(f"n_levels must be at least 1, got {self.n_levels}")
             if self.n_levels > 1 and not self.sigma_max > self.sigma_min > 0:
@@ -72,14 +76,18 @@ class GaussianLadder(VarianceExplodingSDE):
 
     @property
     def resolved(self) -> bool:
-        """False while ``sigma_max`` waits for data (``"auto"``)."""
-        return self.levels is not None or self.sigma_max != "auto"
+        """False while ``sigma_max`` or ``n_levels`` waits for data (``"auto"``)."""
+        return self.levels is not None or "auto" not in (self.sigma_max, self.n_levels)
 
     def with_data(self, x: torch.Tensor) -> "GaussianLadder":
-        """Resolve ``sigma_max="auto"`` from the training data ``x [N, *E]``."""
+        """Resolve ``sigma_max="auto"`` and ``n_levels="auto"`` from the training data ``x [N, *E]``."""
         if self.resolved:
             return self
-        return attrs.evolve(self, sigma_max=max_pairwise_distance(x))
+        from scoregen.techniques import n_levels
+
+        sigma_max = max_pairwise_distance(x) if self.sigma_max == "auto" else self.sigma_max
+        levels = n_levels(sigma_max, self.sigma_min, math.prod(x.shape[1:])) if self.n_levels == "auto" else self.n_levels
+        return attrs.evolve(self, sigma_max=sigma_max, n_levels=levels)
 
     @functools.cached_property
     def sigmas(self) -> torch.Tensor:
@@ -87,7 +95,7 @@ class GaussianLadder(VarianceExplodingSDE):
         if self.levels is not None:
             return torch.tensor(self.levels, dtype=torch.float32)
         if not self.resolved:
-            raise ConfigError("sigma_max is 'auto': fit the model on data first, or give a number")
+            raise ConfigError("sigma_max or n_levels is 'auto': fit the model on data first, or give numbers")
         if self.n_levels == 1:
             return torch.tensor([self.sigma_max], dtype=torch.float32)
         log = torch.linspace(math.log(self.sigma_max), math.log(self.sigma_min), self.n_levels, dtype=torch.float64)

@@ -17,7 +17,9 @@ from scoregen.samplers.impute import Known
 
 
 def _positive(instance, attribute, value) -> None:
-    if not value > 0:
+    if value == "auto" and attribute.name == "step_lr":
+        return
+    if isinstance(value, str) or not value > 0:
         raise ConfigError(f"{attribute.name} must be positive, got {value!r}")
 
 
@@ -46,6 +48,8 @@ class AnnealedLangevin:
 
     Because ``α_i/σ_i² = ε/σ_L²`` at every level, each level runs for the same number of its own
     relaxation times; ``ε/σ_L²`` must stay well below 2 for the discretisation to be accurate.
+    ``step_lr="auto"`` takes ``ε`` from the ladder by NCSNv2's Technique 4
+    (:func:`scoregen.techniques.step_size`).
     Score evaluations: ``L · n_steps_each (+1)``.
 
     Imputes (``known``): at each level the known coordinates are held at one noised draw
@@ -56,7 +60,7 @@ class AnnealedLangevin:
     can_impute = True
 
     n_steps_each: int = attrs.field(default=100, validator=_positive)
-    step_lr: float = attrs.field(default=2e-5, validator=_positive)
+    step_lr: float | str = attrs.field(default=2e-5, validator=_positive)
     denoise: bool = True
 
     def nfe(self, kernel) -> int:
@@ -67,9 +71,14 @@ class AnnealedLangevin:
     def sample(self, estimator, kernel, x_init, *, generator=None, callback=None, known=None):
         require_family(self, kernel)
         sigmas = kernel.sigmas.tolist()
+        step_lr = self.step_lr
+        if step_lr == "auto":
+            from scoregen.techniques import step_size
+
+            step_lr = step_size(sigmas, self.n_steps_each)
         x = x_init
         for i, sigma in enumerate(sigmas):
-            alpha = self.step_lr * (sigma / sigmas[-1]) ** 2
+            alpha = step_lr * (sigma / sigmas[-1]) ** 2
             x = _langevin_level(
                 estimator, x, sigma, alpha, self.n_steps_each, generator, callback, i, i * self.n_steps_each, known
             )

@@ -1,0 +1,166 @@
+"""``scoregen train | sample | plot | suggest-sigmas``: training runs and what they produce.
+
+A run folder ``DIR`` (``train --out DIR``) holds ``model/`` (the final model),
+``checkpoints/step-XXXXXXXX/`` and ``metrics.jsonl``. Under ``torchrun`` only rank 0 writes.
+"""
+
+import json
+from pathlib import Path
+
+from scoregen.errors import CheckpointError, DataError
+
+
+def load_data(spec: str):
+    """``digits`` (training split), ``gmm`` (20 000 draws of the 8-mode ring) or a ``.npy`` file
+    (read without pickle) as a float32 tensor ``[N, *E]``."""
+    from scoregen import data
+
+    if spec == "digits":
+        return data.digits("train")
+    if spec == "gmm":
+        return data.gaussian_mixture_2d(20_000, seed=0)
+    if spec.endswith(".npy"):
+        import numpy as np
+
+        try:
+            array = np.load(spec, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read {spec} as a numeric .npy array (pickled arrays are refused): {exc}") from None
+        from scoregen._tensor import as_data
+
+        return as_data(array)
+    raise DataError(f"--data must be 'digits', 'gmm' or a .npy file, got {spec!r}")
+
+
+def resolve_model(path):
+    """The model in a run folder (``DIR/model``, else its newest good checkpoint) or a saved
+    model folder."""
+    from scoregen import load
+    from scoregen.training.checkpoint import checkpoint_dirs, read_checkpoint
+
+    path = Path(path)
+    if (path / "model").is_dir():
+        return load(path / "model")
+    for ckpt in checkpoint_dirs(path / "checkpoints"):
+        try:
+            read_checkpoint(ckpt)
+        except CheckpointError:
+            continue
+        return load(ckpt)
+    return load(path)
+
+
+def _cmd_train(args) -> int:
+    from scoregen import build
+    from scoregen.training import TrainConfig, distributed, train
+
+    rank, world = distributed.setup()
+    try:
+        x = load_data(args.data)
+        config = TrainConfig(
+            steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, log_every=args.log_every,
+            ema_decay=None if args.no_ema else args.ema_decay, grad_clip=args.grad_clip,
+            checkpoint_every=args.checkpoint_every, shards=args.shards,
+        )
+        out = Path(args.out)
+        model = train(build(args.preset), x, config, out=out, resume=args.resume, progress=not args.quiet)
+        if rank == 0:
+            model.save(out / "model")
+            last = model.history[-1] if model.history else {}
+            print(json.dumps({"step": model.step, "loss": last.get("loss"), "processes": world, "out": str(out)}))
+    finally:
+        distributed.teardown()
+    return 0
+
+
+def _cmd_sample(args) -> int:
+    model = resolve_model(args.dir)
+    samples = model.sample(args.n, seed=args.seed, sampler=args.sampler, progress=not args.quiet)
+    _picture(samples, args.out, title=f"{model.config.preset or 'model'}, step {model.step}")
+    if args.npy:
+        import numpy as np
+
+        np.save(args.npy, samples.numpy())
+    print(f"wrote {args.out}" + (f" and {args.npy}" if args.npy else ""))
+    return 0
+
+
+def _picture(samples, path, *, title: str):
+    from scoregen import plotting
+
+    if samples.ndim == 4:
+        return plotting.plot_image_grid(samples, path, title=title)
+    if samples.ndim == 2 and samples.shape[1] == 2:
+        lim = float(samples.abs().quantile(0.99)) * 1.2
+        return plotting.plot_samples(samples, path, lim=lim, title=title)
+    raise DataError(f"no picture for samples of event shape {list(samples.shape[1:])}")
+
+
+def _cmd_plot(args) -> int:
+    from scoregen import plotting
+
+    out = Path(args.dir)
+    model = resolve_model(out)
+    written = []
+    if model.history:
+        written.append(plotting.plot_loss_curves(model.history, model.kernel.sigmas, out / "loss.png"))
+    samples = model.sample(args.n, seed=args.seed, progress=not args.quiet)
+    written.append(_picture(samples, out / "samples.png", title=f"samples, step {model.step}"))
+    if model.event_shape == (2,):
+        sigmas = model.kernel.sigmas.tolist()
+        lim = float(samples.abs().quantile(0.99)) * 1.2
+        fields = {"learned": model._sampling_estimator("plot")}
+        written.append(plotting.plot_score_fields(fields, [sigmas[len(sigmas) // 3], sigmas[-2]], out / "score_field.png", lim=lim))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _cmd_suggest(args) -> int:
+    from scoregen.techniques import suggest
+
+    print(suggest(load_data(args.data), sigma_min=args.sigma_min, n_steps_each=args.steps_each).report())
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Add ``train``, ``sample``, ``plot`` and ``suggest-sigmas`` to the ``scoregen`` parser."""
+    train = sub.add_parser("train", help="train a preset on digits, the 2-D ring or a .npy file (torchrun for DDP)")
+    train.add_argument("preset", help="a registered preset, e.g. ncsn or ncsnv2")
+    train.add_argument("--data", required=True, help="digits | gmm | FILE.npy")
+    train.add_argument("--steps", type=int, required=True)
+    train.add_argument("--out", required=True, help="run folder: model/, checkpoints/, metrics.jsonl")
+    train.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    train.add_argument("--batch-size", type=int, default=128, help="global batch (default: 128)")
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--log-every", type=int, default=100)
+    train.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default: 500)")
+    train.add_argument("--ema-decay", type=float, default=0.999)
+    train.add_argument("--no-ema", action="store_true", help="sample with the trained weights, no EMA")
+    train.add_argument("--grad-clip", type=float, default=None, help="cap on the gradient norm (default: none)")
+    train.add_argument("--shards", type=int, default=None, help="data/noise streams (default: the number of processes)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(run=_cmd_train)
+
+    sample = sub.add_parser("sample", help="draw samples from a run folder or saved model; write a PNG")
+    sample.add_argument("dir")
+    sample.add_argument("-n", type=int, default=64)
+    sample.add_argument("--sampler", default=None, help="a registered sampler to use instead of the model's")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", default="samples.png", help="PNG: an image grid, or a scatter for 2-D")
+    sample.add_argument("--npy", default=None, help="also save the samples as .npy")
+    sample.add_argument("--quiet", action="store_true")
+    sample.set_defaults(run=_cmd_sample)
+
+    plot = sub.add_parser("plot", help="loss per level, samples and (2-D) the score field, into the run folder")
+    plot.add_argument("dir")
+    plot.add_argument("-n", type=int, default=64)
+    plot.add_argument("--seed", type=int, default=0)
+    plot.add_argument("--quiet", action="store_true")
+    plot.set_defaults(run=_cmd_plot)
+
+    suggest = sub.add_parser("suggest-sigmas", help="NCSNv2 Techniques 1, 2 and 4 for a data set, with the reasoning")
+    suggest.add_argument("data", help="digits | gmm | FILE.npy")
+    suggest.add_argument("--sigma-min", type=float, default=0.01)
+    suggest.add_argument("--steps-each", type=int, default=5, help="Langevin steps per level T (default: 5)")
+    suggest.set_defaults(run=_cmd_suggest)

@@ -1,0 +1,111 @@
+"""A small noise-conditional U-Net score network for images ``[B, C, H, W]``."""
+
+import math
+
+import torch
+from torch import nn
+
+from scoregen._tensor import append_dims
+from scoregen.errors import ConfigError
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(8, channels), channels)
+
+
+class _ResBlock(nn.Module):
+    """``x + conv(act(norm(conv(act(norm(x))) + e(σ))))``, with a 1×1 skip when widths differ."""
+
+    def __init__(self, c_in: int, c_out: int, emb: int) -> None:
+        super().__init__()
+        self.norm1, self.conv1 = _norm(c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.norm2, self.conv2 = _norm(c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.emb = nn.Linear(emb, c_out) if emb else None
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        self.act = nn.SiLU()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor | None) -> torch.Tensor:
+        h = self.conv1(self.act(self.norm1(x)))
+        if self.emb is not None:
+            h = h + append_dims(self.emb(emb), h.ndim)
+        return self.skip(x) + self.conv2(self.act(self.norm2(h)))
+
+
+class NoiseConditionalUNet(nn.Module):
+    """``s(x, σ) = f(x, σ) / σ`` with ``f`` a U-Net: ``len(channel_mult)`` resolutions, each a
+    residual block on the way down (then a stride-2 convolution) and one on the way up (after
+    nearest upsampling and concatenating the skip connection).
+
+    Conditioning on σ follows NCSNv2 (Song & Ermon 2020, Technique 3): the output is divided by
+    ``σ``, so ``f`` predicts ``σ s ≈ −z`` at unit scale for every level. ``sigma_embedding=True``
+    also adds a learned function of ``log σ`` (Fourier features) inside every block, which
+    NCSNv2 found unnecessary for large images but helps at 8×8.
+
+    Shapes: ``x [B, C, H, W]``, ``sigma [B]`` → ``[B, C, H, W]``; ``H`` and ``W`` divisible by
+    ``2^(len(channel_mult) − 1)``.
+    """
+
+    def __init__(
+        self,
+        event_shape=(1, 8, 8),
+        *,
+        channels: int = 32,
+        channel_mult=(1, 2),
+        sigma_embedding: bool = True,
+    ) -> None:
+        super().__init__()
+        event_shape = tuple(int(d) for d in event_shape)
+        if len(event_shape) != 3:
+            raise ConfigError(f"the U-Net takes images [C, H, W]; got event shape {list(event_shape)}")
+        factor = 2 ** (len(channel_mult) - 1)
+        if event_shape[1] % factor or event_shape[2] % factor:
+            raise ConfigError(f"image size {event_shape[1:]} must be divisible by {factor} for channel_mult={list(channel_mult)}")
+        if channels < 1 or not channel_mult or any(int(m) < 1 for m in channel_mult):
+            raise ConfigError(f"need channels >= 1 and positive channel_mult, got {channels}, {channel_mult!r}")
+        self.event_shape = event_shape
+        self.hparams = {
+            "event_shape": list(event_shape),
+            "channels": int(channels),
+            "channel_mult": [int(m) for m in channel_mult],
+            "sigma_embedding": bool(sigma_embedding),
+        }
+        widths = [channels * int(m) for m in channel_mult]
+        emb = 4 * channels if sigma_embedding else 0
+        if sigma_embedding:
+            self.register_buffer("freqs", torch.linspace(0.0, 3.0, channels // 2).exp2() * math.pi, persistent=False)
+            self.embed = nn.Sequential(nn.Linear(2 * (channels // 2), emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.head = nn.Conv2d(event_shape[0], channels, 3, padding=1)
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        c = channels
+        for i, w in enumerate(widths):
+            self.down.append(_ResBlock(c, w, emb))
+            c = w
+            if i < len(widths) - 1:
+                self.downsample.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
+        self.mid = _ResBlock(c, c, emb)
+        self.up = nn.ModuleList()
+        for w in reversed(widths):
+            self.up.append(_ResBlock(c + w, w, emb))
+            c = w
+        self.tail = nn.Sequential(_norm(c), nn.SiLU(), nn.Conv2d(c, event_shape[0], 3, padding=1))
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        emb = None
+        if self.hparams["sigma_embedding"]:
+            angle = sigma.log().to(x.dtype)[:, None] * self.freqs
+            emb = self.embed(torch.cat([angle.sin(), angle.cos()], dim=1))
+        h = self.head(x)
+        skips = []
+        for i, block in enumerate(self.down):
+            h = block(h, emb)
+            skips.append(h)
+            if i < len(self.downsample):
+                h = self.downsample[i](h)
+        h = self.mid(h, emb)
+        for block in self.up:
+            skip = skips.pop()
+            if h.shape[-2:] != skip.shape[-2:]:
+                h = nn.functional.interpolate(h, size=skip.shape[-2:], mode="nearest")
+            h = block(torch.cat([h, skip], dim=1), emb)
+        return self.tail(h) / append_dims(sigma, x.ndim)
