@@ -24,10 +24,29 @@ from scoregen.testing import (
 )
 from scoregen.testing import strategies as sst
 
-KERNELS = [("gaussian", {}), ("gaussian", {"n_levels": 1}), ("gaussian", {"levels": [3.0, 0.2]})]
-ESTIMATORS = [("mlp", {"event_shape": (2,)}), ("mlp", {"event_shape": (1, 4, 4)})]
+KERNELS = [
+    ("gaussian", {}),
+    ("gaussian", {"n_levels": 1}),
+    ("gaussian", {"levels": [3.0, 0.2]}),
+    ("ve", {}),
+    ("vp", {}),
+    ("subvp", {}),
+]
+ESTIMATORS = [
+    ("mlp", {"event_shape": (2,)}),
+    ("mlp", {"event_shape": (1, 4, 4)}),
+    ("unet", {"event_shape": (1, 8, 8), "channels": 8}),
+]
 OBJECTIVES = [("dsm", {}), ("dsm", {"levels": "all"}), ("dsm", {"weight_power": 1.0})]
-SAMPLERS = [("annealed-langevin", {}), ("annealed-kinetic-langevin", {}), ("langevin", {})]
+SAMPLERS = [
+    ("annealed-langevin", {}),
+    ("annealed-kinetic-langevin", {}),
+    ("langevin", {}),
+    ("reverse-sde", {}),
+    ("pc", {}),
+    ("ode", {}),
+    ("consistent-annealed", {}),
+]
 
 
 def make(kind: str, name: str, params: dict):
