@@ -6,7 +6,7 @@ row (``D = prod(E)``). A cotangent ``u [N, *E]`` gives every row's ``u_nᵀ J_n`
 vector-Jacobian product (``torch.func.vjp``); several cotangents are batched with
 ``torch.func.vmap``. Both functions keep the autograd graph, so a loss built on their results
 trains ``fn``'s parameters. In PyTorch reverse mode is the cheaper way to these products: a
-forward-mode ``jvp`` per projection measured about 1.5–2× slower (benchmarks/objectives.py).
+forward-mode ``jvp`` per projection measured 1.5–3× slower (benchmarks/objectives.py).
 """
 
 import math
@@ -69,12 +69,13 @@ def _diagonal_sum(vjp_fn, x: torch.Tensor, start: int, stop: int, *, batched: bo
 
 
 def _chunk_trace(fn, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-    x = x.detach().requires_grad_()
-    out = fn(x)
-    if not out.requires_grad:  # fn does not depend on x
-        return x.new_zeros(x.shape[0])
+    with torch.enable_grad():  # the products need a graph even under an outer no_grad
+        x = x.detach().requires_grad_()
+        out = fn(x)
+        if not out.requires_grad:  # fn does not depend on x
+            return x.new_zeros(x.shape[0])
 
-    def vjp_fn(cotangents):
-        return torch.autograd.grad(out, x, cotangents, create_graph=True, is_grads_batched=True)
+        def vjp_fn(cotangents):
+            return torch.autograd.grad(out, x, cotangents, create_graph=True, is_grads_batched=True)
 
-    return _diagonal_sum(vjp_fn, x, start, stop, batched=True)
+        return _diagonal_sum(vjp_fn, x, start, stop, batched=True)

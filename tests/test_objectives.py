@@ -142,6 +142,19 @@ def test_trace_equals_the_trace_of_the_full_autograd_jacobian(event_shape, batch
         torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("chunk_size", [None, 1])
+def test_trace_is_exact_under_no_grad_and_for_functions_without_parameters(chunk_size):
+    x = torch.randn(5, 3)
+    a = torch.randn(3, 3)
+    fn = lambda y: torch.tanh(y @ a)  # noqa: E731 - J_n = diag(1 − tanh²(a ᵀ y_n)) aᵀ
+    expected = ((1 - torch.tanh(x @ a) ** 2) * a.diagonal()).sum(1)
+    with torch.no_grad():
+        _, trace = jacobian_trace(fn, x, chunk_size=chunk_size)
+    torch.testing.assert_close(trace, expected)
+    _, zero = jacobian_trace(lambda y: torch.ones_like(y), x, chunk_size=chunk_size)
+    assert torch.equal(zero, torch.zeros(5))
+
+
 @given(event_shape=event_shapes, batch=st.integers(1, 4), n_projections=st.integers(1, 3), seed=st.integers(0, 1000))
 def test_projected_jacobian_is_the_quadratic_form_of_the_full_jacobian(event_shape, batch, n_projections, seed):
     estimator = make_estimator(event_shape, True, seed)
@@ -229,3 +242,20 @@ def test_registered_and_rebuilt_from_config(name, registry):
 def test_bad_parameters_are_config_errors(name, params, registry):
     with pytest.raises(ConfigError):
         build("ncsn", objective={"name": name, **params}, registry=registry)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ism", "ssm", "ssm-vr"])
+def test_short_ncsn_run_with_each_objective_finds_every_mode(ring, name):
+    """As tests/test_end_to_end.py does for DSM: 1 500 steps, a 300-evaluation sampler."""
+    from scoregen import data
+    from scoregen.metrics import mode_stats, sliced_wasserstein
+
+    x = data.gaussian_mixture_2d(4000, seed=0)
+    model = build("ncsn", objective=name).fit(x, steps=1500, batch_size=256, seed=0, progress=False)
+    samples = model.sample(2000, seed=0, sampler={"n_steps_each": 30, "step_lr": 5e-5})
+    assert mode_stats(samples, ring.means, 0.9)["modes_covered"] == 8
+    ref, other = (ring.sample(2000, generator=torch.Generator().manual_seed(s)).float() for s in (100, 200))
+    sw = sliced_wasserstein(samples, ref, generator=torch.Generator().manual_seed(0))
+    floor = sliced_wasserstein(other, ref, generator=torch.Generator().manual_seed(0))
+    assert sw / floor <= 3.0
