@@ -25,7 +25,7 @@ OBJECTIVES = {
     "dsm": DenoisingScoreMatching,
     "ism": ImplicitScoreMatching,
     "ssm": SlicedScoreMatching,
-    "ssm-rademacher": lambda **kw: SlicedScoreMatching(projection="rademacher", **kw),
+    "ssm-gaussian": lambda **kw: SlicedScoreMatching(projection="gaussian", **kw),
     "ssm-vr": VarianceReducedSSM,
 }
 LADDER = GaussianLadder(levels=(2.0, 0.6, 0.15))

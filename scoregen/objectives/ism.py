@@ -27,11 +27,12 @@ class ImplicitScoreMatching(GaussianObjective):
     The trace is exact: ``D = prod(event_shape)`` vector-Jacobian products per batch
     (:func:`scoregen.jacobian.jacobian_trace`), batched ``chunk_size`` at a time (default: by
     memory). A training step costs about ``D`` times a DSM step (measured with the ``ncsn`` MLP:
-    3× DSM at ``D = 2``, ~70× at ``D = 64``, ~960× at ``D = 784``; benchmarks/objectives.py), and
-    without chunking the graph holds ``D`` copies of the network's activations. ISM is sensible for low-dimensional data (up to a
-    few dozen dimensions); for images (``D`` in the hundreds or more) use ``ssm`` or ``dsm``, whose
-    cost does not grow with ``D``. The estimator must be twice differentiable in ``x`` for the
-    trace to carry a useful gradient (smooth activations such as SiLU, not ReLU).
+    3–3.5× DSM at ``D = 2``, 65–90× at ``D = 64``, 800–950× at ``D = 784``;
+    benchmarks/objectives.py), and without chunking the graph holds ``D`` copies of the network's
+    activations. ISM is sensible for low-dimensional data (up to a few dozen dimensions); for
+    images (``D`` in the hundreds or more) use ``ssm`` or ``dsm``, whose cost does not grow with
+    ``D``. The estimator must be twice differentiable in ``x`` for the trace to carry a useful
+    gradient (smooth activations such as SiLU, not ReLU).
     """
 
     chunk_size: int | None = attrs.field(default=None, validator=_check_chunk_size)

@@ -40,14 +40,15 @@ class SlicedScoreMatching(GaussianObjective):
     the Fisher divergence to ``∇log p_σ`` plus a constant, minimised by the perturbed score.
     Each projection costs one vector-Jacobian product, batched over the ``M`` projections
     (:func:`scoregen.jacobian.projected_jacobian`); the cost does not grow with the dimension.
-    Rademacher directions give ``vᵀAv`` a smaller variance than Gaussian ones (the diagonal of
-    ``A`` enters exactly).
+    Rademacher directions (the default) give ``vᵀAv`` and ``(vᵀs)²`` a smaller variance than
+    Gaussian ones (the diagonal of ``A`` and ``‖s‖²`` enter exactly); on the 8-mode ring they
+    trained better models (docs/objectives.md). ``projection="gaussian"`` is the paper's choice.
     """
 
     variance_reduced: ClassVar[bool] = False
 
     n_projections: int = attrs.field(default=1, validator=_check_n_projections)
-    projection: Literal["gaussian", "rademacher"] = attrs.field(default="gaussian", validator=_check_projection)
+    projection: Literal["gaussian", "rademacher"] = attrs.field(default="rademacher", validator=_check_projection)
 
     def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
         require_family(self, kernel)
