@@ -5,7 +5,7 @@ from scoregen import presets
 from scoregen.estimators import EmpiricalScore, MixtureScore, NoiseConditionalMLP, NoiseConditionalUNet
 from scoregen.hookspecs import hookimpl
 from scoregen.kernels import VESDE, VPSDE, GaussianLadder, SubVPSDE
-from scoregen.objectives import DenoisingScoreMatching
+from scoregen.objectives import DenoisingScoreMatching, ImplicitScoreMatching, SlicedScoreMatching, VarianceReducedSSM
 from scoregen.samplers import AnnealedLangevin, Langevin, PredictorCorrector, ProbabilityFlowODE, ReverseSDE
 
 
@@ -16,6 +16,9 @@ def scoregen_register(registry) -> None:
     registry.add("estimator", "gmm", MixtureScore)
     registry.add("estimator", "empirical", EmpiricalScore)
     registry.add("objective", "dsm", DenoisingScoreMatching)
+    registry.add("objective", "ism", ImplicitScoreMatching)
+    registry.add("objective", "ssm", SlicedScoreMatching)
+    registry.add("objective", "ssm-vr", VarianceReducedSSM)
     registry.add("sampler", "langevin", Langevin)
     registry.add("sampler", "annealed-langevin", AnnealedLangevin)
     registry.add("preset", "ncsn", presets.ncsn)

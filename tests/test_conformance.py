@@ -37,7 +37,15 @@ ESTIMATORS = [
     ("mlp", {"event_shape": (1, 4, 4)}),
     ("unet", {"event_shape": (1, 8, 8), "channels": 8}),
 ]
-OBJECTIVES = [("dsm", {}), ("dsm", {"levels": "all"}), ("dsm", {"weight_power": 1.0})]
+OBJECTIVES = [
+    ("dsm", {}),
+    ("dsm", {"levels": "all"}),
+    ("dsm", {"weight_power": 1.0}),
+    ("ism", {}),
+    ("ssm", {}),
+    ("ssm", {"projection": "gaussian", "n_projections": 2}),
+    ("ssm-vr", {}),
+]
 SAMPLERS = [
     ("annealed-langevin", {}),
     ("annealed-kinetic-langevin", {}),

@@ -2,5 +2,16 @@
 
 from scoregen.objectives.base import GaussianObjective, LossTerms, Objective, level_index
 from scoregen.objectives.dsm import DenoisingScoreMatching
+from scoregen.objectives.ism import ImplicitScoreMatching
+from scoregen.objectives.ssm import SlicedScoreMatching, VarianceReducedSSM
 
-__all__ = ["DenoisingScoreMatching", "GaussianObjective", "LossTerms", "Objective", "level_index"]
+__all__ = [
+    "DenoisingScoreMatching",
+    "GaussianObjective",
+    "ImplicitScoreMatching",
+    "LossTerms",
+    "Objective",
+    "SlicedScoreMatching",
+    "VarianceReducedSSM",
+    "level_index",
+]

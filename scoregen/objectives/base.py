@@ -77,7 +77,9 @@ class GaussianObjective:
     weight_power: float = 2.0
 
     def draw(self, kernel, x: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(x_rep [N, *E], sigma [N])``: the batch paired with its noise levels."""
+        """Return ``(x_rep [N, *E], sigma [N])``: the batch paired with its noise levels. The data
+        are cut from the autograd graph: a loss trains the estimator, never its input."""
+        x = x.detach()
         if self.levels == "all":
             sigmas = kernel.sigmas.to(x.device, x.dtype)
             return x.repeat((len(sigmas),) + (1,) * (x.ndim - 1)), sigmas.repeat_interleave(x.shape[0])

@@ -209,7 +209,7 @@ def assert_objective_consistent(
                         f"Fisher difference {float((fisher[a] - fisher[b])[at].mean()):.5g}, λ(σ) = {float(lam[at][0]):.4g}"
                     )
             raise AssertionError("\n".join(lines))
-        if a == 0 and not d_loss < 0:
+        if a == 0 and d_loss > n_se * se_loss:  # above the perturbed estimator beyond Monte-Carlo error
             raise AssertionError(
                 f"the exact score does not minimise {type(objective).__name__}: its loss exceeds that of "
                 f"{named[b][0]} by {d_loss:.5g} ± {se_loss:.2g} (Fisher divergence of {named[b][0]}: {-d_fisher:.5g})"
