@@ -74,7 +74,7 @@ def main() -> None:
 
     times = {"train": ([], []), "sample": ([], [])}
     for r in range(args.rounds):
-        lib_t = timed(lambda: model.fit(x, steps=args.train_steps, batch_size=args.batch_size, lr_decay="none", seed=r, progress=False))
+        lib_t = timed(lambda: model.fit(x, steps=args.train_steps, batch_size=args.batch_size, lr_decay="none", ema_decay=None, seed=r, progress=False))
         g = torch.Generator().manual_seed(r)
         plain_t = timed(lambda: plain_train(net, x, sigmas, args.train_steps, args.batch_size, 1e-3, g))
         times["train"][0].append(lib_t / args.train_steps)

@@ -230,7 +230,7 @@ class _Run:
                     terms = model.objective.per_sample(net, model.kernel, batch, generator=generator)
                     losses.append(terms.loss)
                     sigmas.append(terms.sigma)
-                loss = torch.cat(losses)
+                loss = losses[0] if len(losses) == 1 else torch.cat(losses)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.mean().backward()
                 if config.grad_clip is not None:
