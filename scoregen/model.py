@@ -137,8 +137,9 @@ class ScoreModel:
         """Train the estimator with Adam on batches drawn (with replacement) from ``data [N, *E]``.
 
         ``lr_decay="cosine"`` anneals the learning rate from ``lr`` to 0 over the run
-        (``lr_k = lr · ½(1 + cos(π (k−1) / steps))``); ``"none"`` keeps it constant. An EMA of the weights (``ema_decay``, ``None`` for none) is what
-        :meth:`sample` and :meth:`score` use; ``grad_clip`` caps the gradient norm.
+        (``lr_k = lr · ½(1 + cos(π (k−1) / steps))``); ``"none"`` keeps it constant.
+        An EMA of the weights (``ema_decay``, ``None`` for none) is what :meth:`sample` and
+        :meth:`score` use; ``grad_clip`` caps the gradient norm.
         Without either the decay or the EMA the last noisy steps set the mode weights
         (``benchmarks/final_weights.py``, docs/quickstart.md).
 
