@@ -1,6 +1,8 @@
 """Score estimators: ``(x, sigma) -> score``."""
 
 from scoregen.estimators.base import ScoreEstimator
+from scoregen.estimators.discrete import ExactDiscrete
 from scoregen.estimators.mlp import NoiseConditionalMLP
+from scoregen.estimators.transformer import MaskedTransformer
 
-__all__ = ["NoiseConditionalMLP", "ScoreEstimator"]
+__all__ = ["ExactDiscrete", "MaskedTransformer", "NoiseConditionalMLP", "ScoreEstimator"]

@@ -2,5 +2,6 @@
 
 from scoregen.kernels.base import GaussianKernel, NoiseKernel, require_family
 from scoregen.kernels.gaussian import GaussianLadder
+from scoregen.kernels.masking import MaskingKernel
 
-__all__ = ["GaussianKernel", "GaussianLadder", "NoiseKernel", "require_family"]
+__all__ = ["GaussianKernel", "GaussianLadder", "MaskingKernel", "NoiseKernel", "require_family"]

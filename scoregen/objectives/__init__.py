@@ -2,5 +2,6 @@
 
 from scoregen.objectives.base import GaussianObjective, LossTerms, Objective, level_index
 from scoregen.objectives.dsm import DenoisingScoreMatching
+from scoregen.objectives.masked_ce import MaskedCrossEntropy
 
-__all__ = ["DenoisingScoreMatching", "GaussianObjective", "LossTerms", "Objective", "level_index"]
+__all__ = ["DenoisingScoreMatching", "GaussianObjective", "LossTerms", "MaskedCrossEntropy", "Objective", "level_index"]

@@ -2,5 +2,6 @@
 
 from scoregen.samplers.base import Sampler
 from scoregen.samplers.langevin import AnnealedLangevin, Langevin
+from scoregen.samplers.unmask import Unmask
 
-__all__ = ["AnnealedLangevin", "Langevin", "Sampler"]
+__all__ = ["AnnealedLangevin", "Langevin", "Sampler", "Unmask"]
