@@ -2,11 +2,11 @@
 third-party plugins."""
 
 from scoregen import presets
-from scoregen.estimators import NoiseConditionalMLP
+from scoregen.estimators import ExactDiscrete, MaskedTransformer, NoiseConditionalMLP
 from scoregen.hookspecs import hookimpl
-from scoregen.kernels import GaussianLadder
-from scoregen.objectives import DenoisingScoreMatching
-from scoregen.samplers import AnnealedLangevin, Langevin
+from scoregen.kernels import GaussianLadder, MaskingKernel
+from scoregen.objectives import DenoisingScoreMatching, MaskedCrossEntropy
+from scoregen.samplers import AnnealedLangevin, Langevin, Unmask
 
 
 @hookimpl
@@ -17,3 +17,9 @@ def scoregen_register(registry) -> None:
     registry.add("sampler", "langevin", Langevin)
     registry.add("sampler", "annealed-langevin", AnnealedLangevin)
     registry.add("preset", "ncsn", presets.ncsn)
+    registry.add("kernel", "masking", MaskingKernel)
+    registry.add("estimator", "transformer", MaskedTransformer)
+    registry.add("estimator", "exact-discrete", ExactDiscrete)
+    registry.add("objective", "masked-ce", MaskedCrossEntropy)
+    registry.add("sampler", "unmask", Unmask)
+    registry.add("preset", "masked", presets.masked)

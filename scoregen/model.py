@@ -51,6 +51,7 @@ class ScoreModel:
         require_family(self.sampler, self.kernel)
         self.estimator = given.get("estimator")
         self._estimator_given = self.estimator is not None
+        require_family(self.estimator, self.kernel)
         self.event_shape = config.event_shape or getattr(self.estimator, "event_shape", None)
         if self.estimator is None and self.event_shape is not None:
             self.estimator = self._make_estimator(self.event_shape)
@@ -62,7 +63,15 @@ class ScoreModel:
     def _make_estimator(self, event_shape):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)
-            return instantiate("estimator", self._estimator_spec, self._registry, event_shape=tuple(event_shape))
+            # A kernel with a vocabulary (masking) hands its size to the estimator it is paired with.
+            vocab = {"vocab_size": self.kernel.vocab_size} if hasattr(self.kernel, "vocab_size") else {}
+            estimator = instantiate("estimator", self._estimator_spec, self._registry, event_shape=tuple(event_shape), **vocab)
+        require_family(estimator, self.kernel)
+        return estimator
+
+    def _as_data(self, x, name: str = "data") -> torch.Tensor:
+        """``x`` as the kernel's data: its own ``as_data`` (int64 tokens for masking), else float32."""
+        return getattr(self.kernel, "as_data", as_data)(x, self.event_shape, name=name)
 
     @property
     def config(self) -> ModelConfig:
@@ -104,7 +113,7 @@ class ScoreModel:
 
     def loss(self, x, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """The objective's scalar loss on a clean batch ``x [B, *E]`` (differentiable)."""
-        data = as_data(x, self.event_shape)
+        data = self._as_data(x)
         self._prepare(data)
         return self.objective.loss(self.estimator, self.kernel, data, generator=generator)
 
@@ -133,7 +142,7 @@ class ScoreModel:
             raise ConfigError(f"need steps >= 0, batch_size >= 1, lr > 0; got {steps}, {batch_size}, {lr}")
         if lr_decay not in ("cosine", "none"):
             raise ConfigError(f"lr_decay must be 'cosine' or 'none', got {lr_decay!r}")
-        x = as_data(data, self.event_shape)
+        x = self._as_data(data)
         self._prepare(x)
         params = self.parameters()
         if not params:
@@ -144,7 +153,7 @@ class ScoreModel:
         optimizer = torch.optim.Adam(params, lr=lr)
         if lr_decay == "cosine":
             schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
-        sigmas = self.kernel.sigmas
+        sigmas = getattr(self.kernel, "sigmas", None)  # the masking kernel has no ladder to break down by
         since_log: list = []  # LossTerms since the last history entry; reduced only when logged
         self.estimator.train()
         with tqdm(total=steps, disable=not progress, desc="fit", unit="step") as bar:
@@ -163,7 +172,10 @@ class ScoreModel:
                     pooled = LossTerms.cat(since_log)
                     since_log.clear()
                     mean = float(pooled.mean())
-                    self.history.append({"step": self.step, "loss": mean, "loss_by_level": pooled.by_level(sigmas).tolist()})
+                    entry = {"step": self.step, "loss": mean}
+                    if sigmas is not None:
+                        entry["loss_by_level"] = pooled.by_level(sigmas).tolist()
+                    self.history.append(entry)
                     bar.set_postfix(loss=f"{mean:.4f}")
                 bar.update(1)
         self.estimator.eval()
@@ -178,8 +190,14 @@ class ScoreModel:
         sampler=None,
         callback: Callable[[dict], None] | None = None,
         progress: bool = False,
+        known=None,
+        mask=None,
     ) -> torch.Tensor:
         """Draw ``n`` samples ``[n, *event_shape]``: the kernel's prior, then the sampler.
+
+        ``known`` and ``mask`` (``[n, *E]`` or ``[*E]``, broadcast) impute: where ``mask`` is true the
+        sample keeps the value of ``known``, and the rest is drawn conditionally on it (the sampler
+        must accept these keywords).
 
         ``sampler`` replaces the model's sampler for this call (a registered name, a dict of
         parameters for the current one, or an object). ``seed`` or ``generator`` makes the draw
@@ -192,13 +210,14 @@ class ScoreModel:
         require_family(sampler, self.kernel)
         generator = _generator(seed, generator)
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator)
+        imputation = {} if known is None and mask is None else self._imputation(n, known, mask)
         if isinstance(estimator, nn.Module):
             estimator.eval()
         if progress:
             callback = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel))
         try:
             with torch.no_grad():
-                return sampler.sample(estimator, self.kernel, x_init, generator=generator, callback=callback)
+                return sampler.sample(estimator, self.kernel, x_init, generator=generator, callback=callback, **imputation)
         finally:
             if progress:
                 callback.close()
@@ -209,6 +228,23 @@ class ScoreModel:
         data = as_data(x, self.event_shape, name="x")
         with torch.no_grad():
             return estimator(data, as_sigma(sigma, data.shape[0], data))
+
+    def _imputation(self, n: int, known, mask) -> dict:
+        """``known`` and ``mask`` broadcast to ``[n, *E]`` and checked, as sampler keywords."""
+        if known is None or mask is None:
+            raise ConfigError("imputation needs both known= (the values) and mask= (true where known)")
+        shape = (n, *self.event_shape)
+        known = torch.as_tensor(known)
+        mask = torch.as_tensor(mask, dtype=torch.bool)
+        try:
+            known, mask = known.expand(shape), mask.expand(shape)
+        except RuntimeError:
+            raise ConfigError(
+                f"known {list(known.shape)} and mask {list(mask.shape)} must broadcast to {list(shape)}"
+            ) from None
+        # Only the known entries are data; the others are set to 0 before the kernel checks them.
+        known = self._as_data(torch.where(mask, known, torch.zeros_like(known)), name="known")
+        return {"known": known, "mask": mask}
 
     # ----------------------------------------------------------------- persistence
 

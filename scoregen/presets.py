@@ -1,4 +1,5 @@
-"""Named model configurations. ``ncsn`` is the reference: Song & Ermon (2019) on vectors."""
+"""Named model configurations. ``ncsn`` is the reference: Song & Ermon (2019) on vectors;
+``masked`` is the discrete (masking) family."""
 
 from scoregen.config import ComponentSpec, ModelConfig
 
@@ -15,4 +16,19 @@ def ncsn() -> ModelConfig:
         objective=ComponentSpec(name="dsm"),
         sampler=ComponentSpec(name="annealed-langevin"),
         preset="ncsn",
+    )
+
+
+def masked() -> ModelConfig:
+    """Masked diffusion on binary token sequences (the digits as 64 black/white pixels): the
+    masking kernel (``V = 2``, linear schedule ``α(t) = 1 − t``), a transformer denoiser
+    (``d_model = 64``, 2 layers, 4 heads), the masked cross-entropy with ELBO weight ``1/t``
+    (bits per token) and un-masking one token per step. For another vocabulary pass
+    ``kernel={"vocab_size": V}``; the estimator takes ``V`` from the kernel."""
+    return ModelConfig(
+        kernel=ComponentSpec(name="masking", params={"vocab_size": 2, "schedule": "linear"}),
+        estimator=ComponentSpec(name="transformer", params={"d_model": 64, "n_layers": 2, "n_heads": 4}),
+        objective=ComponentSpec(name="masked-ce"),
+        sampler=ComponentSpec(name="unmask"),
+        preset="masked",
     )
