@@ -2,7 +2,7 @@
 third-party plugins."""
 
 from scoregen import presets
-from scoregen.estimators import ExactDiscrete, MaskedTransformer, NoiseConditionalMLP
+from scoregen.estimators import ExactDiscrete, MaskedMLP, MaskedTransformer, NoiseConditionalMLP
 from scoregen.hookspecs import hookimpl
 from scoregen.kernels import GaussianLadder, MaskingKernel
 from scoregen.objectives import DenoisingScoreMatching, MaskedCrossEntropy
@@ -19,6 +19,7 @@ def scoregen_register(registry) -> None:
     registry.add("preset", "ncsn", presets.ncsn)
     registry.add("kernel", "masking", MaskingKernel)
     registry.add("estimator", "transformer", MaskedTransformer)
+    registry.add("estimator", "masked-mlp", MaskedMLP)
     registry.add("estimator", "exact-discrete", ExactDiscrete)
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)

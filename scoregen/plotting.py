@@ -74,3 +74,21 @@ def _save(fig, path) -> Path:
 
     plt.close(fig)
     return path
+
+
+def plot_image_grid(images: torch.Tensor, path, *, ncols: int | None = None, title: str = "samples") -> Path:
+    """Grey-level images ``[N, H, W]`` (any real range, shown min to max over all of them) in a grid
+    of ``ncols`` columns (default: about square), black on white."""
+    plt = _pyplot()
+    images = images.detach().cpu().to(torch.float32)
+    n = images.shape[0]
+    ncols = ncols or max(1, int(n**0.5 + 0.5))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.7, nrows * 0.7 + 0.4), dpi=120, squeeze=False)
+    low, high = float(images.min()), float(images.max())
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(images[k], cmap="gray_r", vmin=low, vmax=high if high > low else low + 1)
+    fig.suptitle(title, fontsize=8)
+    return _save(fig, path)

@@ -2,7 +2,8 @@
 
 from scoregen.estimators.base import ScoreEstimator
 from scoregen.estimators.discrete import ExactDiscrete
+from scoregen.estimators.masked_mlp import MaskedMLP
 from scoregen.estimators.mlp import NoiseConditionalMLP
 from scoregen.estimators.transformer import MaskedTransformer
 
-__all__ = ["ExactDiscrete", "MaskedTransformer", "NoiseConditionalMLP", "ScoreEstimator"]
+__all__ = ["ExactDiscrete", "MaskedMLP", "MaskedTransformer", "NoiseConditionalMLP", "ScoreEstimator"]

@@ -10,6 +10,7 @@ mask (there is no logit for it), and at a visible position it returns that token
 import torch
 
 from scoregen.analytic.sequences import SequenceDistribution
+from scoregen.errors import ConfigError
 
 
 def carry_over(logits: torch.Tensor, x_t: torch.Tensor, mask_id: int) -> torch.Tensor:
@@ -30,10 +31,12 @@ class ExactDiscrete:
 
     families = ("masking",)
 
-    def __init__(self, probs) -> None:
+    def __init__(self, probs, *, event_shape=None) -> None:
         self.distribution = probs if isinstance(probs, SequenceDistribution) else SequenceDistribution(probs)
         self.vocab_size = self.distribution.vocab_size
         self.event_shape = (self.distribution.length,)
+        if event_shape is not None and tuple(event_shape) != self.event_shape:
+            raise ConfigError(f"the table is over sequences of shape {list(self.event_shape)}, not {list(event_shape)}")
         self.hparams = {"probs": self.distribution.probs.tolist()}
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
