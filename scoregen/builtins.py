@@ -2,11 +2,25 @@
 third-party plugins."""
 
 from scoregen import presets
-from scoregen.estimators import EmpiricalScore, MixtureScore, NoiseConditionalMLP, NoiseConditionalUNet
+from scoregen.estimators import (
+    EmpiricalScore,
+    ExactDiscrete,
+    MaskedMLP,
+    MaskedTransformer,
+    MixtureScore,
+    NoiseConditionalMLP,
+    NoiseConditionalUNet,
+)
 from scoregen.hookspecs import hookimpl
-from scoregen.kernels import VESDE, VPSDE, GaussianLadder, SubVPSDE
-from scoregen.objectives import DenoisingScoreMatching, ImplicitScoreMatching, SlicedScoreMatching, VarianceReducedSSM
-from scoregen.samplers import AnnealedLangevin, Langevin, PredictorCorrector, ProbabilityFlowODE, ReverseSDE
+from scoregen.kernels import VESDE, VPSDE, GaussianLadder, MaskingKernel, SubVPSDE
+from scoregen.objectives import (
+    DenoisingScoreMatching,
+    ImplicitScoreMatching,
+    MaskedCrossEntropy,
+    SlicedScoreMatching,
+    VarianceReducedSSM,
+)
+from scoregen.samplers import AnnealedLangevin, Langevin, PredictorCorrector, ProbabilityFlowODE, ReverseSDE, Unmask
 
 
 @hookimpl
@@ -32,3 +46,10 @@ def scoregen_register(registry) -> None:
     registry.add("preset", "vp-sde", presets.vp_sde)
     registry.add("estimator", "unet", NoiseConditionalUNet)
     registry.add("preset", "ncsnv2", presets.ncsnv2)
+    registry.add("kernel", "masking", MaskingKernel)
+    registry.add("estimator", "transformer", MaskedTransformer)
+    registry.add("estimator", "masked-mlp", MaskedMLP)
+    registry.add("estimator", "exact-discrete", ExactDiscrete)
+    registry.add("objective", "masked-ce", MaskedCrossEntropy)
+    registry.add("sampler", "unmask", Unmask)
+    registry.add("preset", "masked", presets.masked)

@@ -1,5 +1,6 @@
 """Data sets that ship with the library or are generated: 2-D toys (every generator takes ``n``
-and ``seed`` and returns a float32 tensor ``[n, D]``) and scikit-learn's 8×8 digits.
+and ``seed`` and returns a float32 tensor ``[n, D]``), and scikit-learn's 8×8 digits as images
+and as token sequences.
 """
 
 import functools
@@ -50,3 +51,10 @@ def _digits_arrays() -> tuple[torch.Tensor, torch.Tensor]:
     bunch = load_digits()
     images = torch.as_tensor(bunch.images, dtype=torch.float32).div(16.0).unsqueeze(1)
     return images, torch.as_tensor(bunch.target, dtype=torch.int64)
+
+
+def digits_tokens(split: str = "train", *, threshold: int = 8) -> torch.Tensor:
+    """The digits of :func:`digits` (same fixed split) as binary token sequences ``[N, 64]``
+    (int64): a pixel (grey level ``0 … 16``) is token 1 if it is at least ``threshold``, else 0,
+    read row by row. Needs scikit-learn (the ``digits`` extra)."""
+    return (digits(split) * 16 >= threshold).flatten(1).to(torch.int64)

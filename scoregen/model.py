@@ -52,6 +52,7 @@ class ScoreModel:
         require_family(self.sampler, self.kernel)
         self.estimator = given.get("estimator")
         self._estimator_given = self.estimator is not None
+        require_family(self.estimator, self.kernel)
         self.event_shape = config.event_shape or getattr(self.estimator, "event_shape", None)
         if self.estimator is None and self.event_shape is not None:
             self.estimator = self._make_estimator(self.event_shape)
@@ -64,7 +65,20 @@ class ScoreModel:
     def _make_estimator(self, event_shape):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)
-            return instantiate("estimator", self._estimator_spec, self._registry, event_shape=tuple(event_shape))
+            # A kernel with a vocabulary (masking) hands its size to the estimator it is paired with.
+            vocab = {"vocab_size": self.kernel.vocab_size} if hasattr(self.kernel, "vocab_size") else {}
+            estimator = instantiate("estimator", self._estimator_spec, self._registry, event_shape=tuple(event_shape), **vocab)
+        require_family(estimator, self.kernel)
+        return estimator
+
+    @property
+    def _data_converter(self):
+        """The kernel's own ``as_data(x, event_shape, name=)`` (int64 tokens for masking), else float32."""
+        return getattr(self.kernel, "as_data", as_data)
+
+    def _as_data(self, x, name: str = "data") -> torch.Tensor:
+        """``x`` checked and converted to the kernel's data ``[N, *event_shape]``."""
+        return self._data_converter(x, self.event_shape, name=name)
 
     @property
     def config(self) -> ModelConfig:
@@ -113,7 +127,7 @@ class ScoreModel:
 
     def loss(self, x, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """The objective's scalar loss on a clean batch ``x [B, *E]`` (differentiable)."""
-        data = as_data(x, self.event_shape)
+        data = self._as_data(x)
         self._prepare(data)
         return self.objective.loss(self.estimator, self.kernel, data, generator=generator)
 
@@ -174,6 +188,10 @@ class ScoreModel:
     ) -> torch.Tensor:
         """Draw ``n`` samples ``[n, *event_shape]``: the kernel's prior, then the sampler.
 
+        ``known`` and ``mask`` (``[n, *E]`` or ``[*E]``, broadcast) impute: where ``mask`` is true the
+        sample keeps the value of ``known``, and the rest is drawn conditionally on it (the sampler
+        must accept these keywords).
+
         ``sampler`` replaces the model's sampler for this call (a registered name, a dict of
         parameters for the current one, or an object). ``seed`` or ``generator`` makes the draw
         reproducible; with neither, it is seeded non-deterministically.
@@ -191,7 +209,7 @@ class ScoreModel:
         if known is not None or mask is not None:
             from scoregen.samplers.impute import condition
 
-            extra["known"] = condition(sampler, known, mask, n, self.event_shape)
+            extra["known"] = condition(sampler, known, mask, n, self.event_shape, convert=self._data_converter)
         generator = _generator(seed, generator)
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator)
         if isinstance(estimator, nn.Module):

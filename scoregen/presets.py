@@ -1,4 +1,5 @@
-"""Named model configurations. ``ncsn`` is the reference: Song & Ermon (2019) on vectors."""
+"""Named model configurations. ``ncsn`` is the reference: Song & Ermon (2019) on vectors;
+``masked`` is the discrete (masking) family."""
 
 from scoregen.config import ComponentSpec, ModelConfig
 
@@ -57,4 +58,21 @@ def ncsnv2() -> ModelConfig:
         objective=ComponentSpec(name="dsm"),
         sampler=ComponentSpec(name="annealed-langevin", params={"n_steps_each": 5, "step_lr": "auto"}),
         preset="ncsnv2",
+    )
+
+
+def masked() -> ModelConfig:
+    """Masked diffusion on binary token sequences (the digits as 64 black/white pixels): the
+    masking kernel (``V = 2``, linear schedule ``α(t) = 1 − t``), an MLP denoiser
+    (``[onehot(x̃), t] → 512 → 512 → P·V``), the masked cross-entropy with ELBO weight ``1/t``
+    (bits per token) and un-masking one token per step. For another vocabulary pass
+    ``kernel={"vocab_size": V}``; the estimator takes ``V`` from the kernel. For longer
+    sequences use ``estimator="transformer"``; on the 64-pixel digits and a few CPU minutes the
+    MLP learns much faster (docs/discrete.md)."""
+    return ModelConfig(
+        kernel=ComponentSpec(name="masking", params={"vocab_size": 2, "schedule": "linear"}),
+        estimator=ComponentSpec(name="masked-mlp", params={"hidden": [512, 512], "activation": "silu"}),
+        objective=ComponentSpec(name="masked-ce"),
+        sampler=ComponentSpec(name="unmask"),
+        preset="masked",
     )

@@ -2,7 +2,19 @@
 
 from scoregen.estimators.analytic import EmpiricalScore, MixtureScore
 from scoregen.estimators.base import ScoreEstimator
+from scoregen.estimators.discrete import ExactDiscrete
+from scoregen.estimators.masked_mlp import MaskedMLP
 from scoregen.estimators.mlp import NoiseConditionalMLP
 from scoregen.estimators.unet import NoiseConditionalUNet
+from scoregen.estimators.transformer import MaskedTransformer
 
-__all__ = ["EmpiricalScore", "MixtureScore", "NoiseConditionalMLP", "NoiseConditionalUNet", "ScoreEstimator"]
+__all__ = [
+    "EmpiricalScore",
+    "ExactDiscrete",
+    "MaskedMLP",
+    "MaskedTransformer",
+    "MixtureScore",
+    "NoiseConditionalMLP",
+    "NoiseConditionalUNet",
+    "ScoreEstimator",
+]

@@ -4,12 +4,14 @@ from scoregen.objectives.base import GaussianObjective, LossTerms, Objective, le
 from scoregen.objectives.dsm import DenoisingScoreMatching
 from scoregen.objectives.ism import ImplicitScoreMatching
 from scoregen.objectives.ssm import SlicedScoreMatching, VarianceReducedSSM
+from scoregen.objectives.masked_ce import MaskedCrossEntropy
 
 __all__ = [
     "DenoisingScoreMatching",
     "GaussianObjective",
     "ImplicitScoreMatching",
     "LossTerms",
+    "MaskedCrossEntropy",
     "Objective",
     "SlicedScoreMatching",
     "VarianceReducedSSM",

@@ -5,5 +5,6 @@ from scoregen.samplers.impute import Known
 from scoregen.samplers.langevin import AnnealedLangevin, Langevin
 from scoregen.samplers.ode import ProbabilityFlowODE
 from scoregen.samplers.sde import PredictorCorrector, ReverseSDE
+from scoregen.samplers.unmask import Unmask
 
-__all__ = ["AnnealedLangevin", "Known", "Langevin", "PredictorCorrector", "ProbabilityFlowODE", "ReverseSDE", "Sampler"]
+__all__ = ["AnnealedLangevin", "Known", "Langevin", "PredictorCorrector", "ProbabilityFlowODE", "ReverseSDE", "Sampler", "Unmask"]

@@ -31,29 +31,30 @@ class Known:
         return torch.where(self.mask, self.values, x)
 
 
-def condition(sampler, known, mask, n: int, event_shape) -> Known:
+def condition(sampler, known, mask, n: int, event_shape, *, convert=as_data) -> Known:
     """Check an imputation request and broadcast it to ``[n, *event_shape]``.
 
-    ``known`` is ``[n, *E]`` or ``[1, *E]`` (its values where ``mask`` is false are ignored);
-    ``mask`` is a bool tensor broadcastable to ``[n, *E]``, true at the known coordinates.
+    ``known`` is ``[n, *E]``, ``[1, *E]`` or ``[*E]`` (its values where ``mask`` is false are
+    ignored); ``mask`` is a bool tensor broadcastable to ``[n, *E]``, true at the known
+    coordinates. ``convert(x, event_shape, name=)`` checks the known values as the kernel's data
+    (float32 for Gaussian kernels, tokens for masking).
     """
     if not getattr(sampler, "can_impute", False):
         raise ConfigError(
             f"the sampler {type(sampler).__name__} cannot impute (it has no known/mask support); "
-            "use 'annealed-langevin', 'reverse-sde' or 'pc'"
+            "use 'annealed-langevin', 'reverse-sde', 'pc' or, for tokens, 'unmask'"
         )
     if known is None or mask is None:
         raise ConfigError("imputation needs both known=... and mask=...")
-    values = as_data(known, event_shape, name="known")
-    mask = torch.as_tensor(mask)
+    values, mask = torch.as_tensor(known), torch.as_tensor(mask)
     if mask.dtype != torch.bool:
         raise DataError(f"mask must be a bool tensor (true where known), got dtype {mask.dtype}")
     shape = (n, *event_shape)
     try:
-        values = values.expand(shape)
-        mask = mask.expand(shape)
+        values, mask = values.expand(shape), mask.expand(shape)
     except RuntimeError:
         raise DataError(
             f"known {list(values.shape)} and mask {list(mask.shape)} must broadcast to [n, *event_shape] = {list(shape)}"
         ) from None
+    values = convert(torch.where(mask, values, torch.zeros_like(values)), event_shape, name="known")
     return Known(values, mask)

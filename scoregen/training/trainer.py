@@ -12,7 +12,6 @@ import attrs
 import torch
 
 from scoregen import io
-from scoregen._tensor import as_data
 from scoregen.config import ModelConfig, instantiate
 from scoregen.errors import CheckpointError, ConfigError
 from scoregen.objectives.base import level_index
@@ -192,18 +191,22 @@ class _Run:
 
     def log(self, pooled_loss: list, pooled_sigma: list, started: float) -> dict:
         """A history entry for the terms since the last one, pooled over processes."""
-        sigmas = self.model.kernel.sigmas
+        sigmas = getattr(self.model.kernel, "sigmas", None)  # the masking kernel has no ladder
         loss, sigma = torch.cat(pooled_loss).double(), torch.cat(pooled_sigma)
-        idx = level_index(sigma, sigmas)
-        sums = torch.zeros(len(sigmas), dtype=torch.float64).index_add_(0, idx, loss)
-        counts = torch.zeros(len(sigmas), dtype=torch.float64).index_add_(0, idx, torch.ones_like(loss))
+        if sigmas is None:
+            idx, n_levels = torch.zeros(len(loss), dtype=torch.long), 1
+        else:
+            idx, n_levels = level_index(sigma, sigmas), len(sigmas)
+        sums = torch.zeros(n_levels, dtype=torch.float64).index_add_(0, idx, loss)
+        counts = torch.zeros(n_levels, dtype=torch.float64).index_add_(0, idx, torch.ones_like(loss))
         sums, counts = distributed.all_reduce_sum(sums), distributed.all_reduce_sum(counts)
         entry = {
             "step": self.model.step,
             "loss": float(sums.sum() / counts.sum()),
-            "loss_by_level": (sums / counts).tolist(),
             "lr": self.config.lr_at(self.k),
         }
+        if sigmas is not None:
+            entry["loss_by_level"] = (sums / counts).tolist()
         self.model.history.append(entry)
         if self.out is not None and self.rank == 0:
             with open(self.out / METRICS, "a") as f:
@@ -278,7 +281,7 @@ def train(model, data, config: TrainConfig | None = None, *, out=None, resume: b
     continues from the newest good one, bit for bit on the CPU. Returns ``model``.
     """
     config = config or TrainConfig()
-    x = as_data(data, model.event_shape)
+    x = model._as_data(data)
     model._prepare(x)
     if not model.parameters() and hasattr(model.estimator, "with_data"):
         return model  # exact given the data it just took (``empirical``): nothing to train

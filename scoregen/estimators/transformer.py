@@ -1,0 +1,74 @@
+"""A small noise-conditional transformer denoiser for token sequences (the masking family)."""
+
+import math
+
+import torch
+from torch import nn
+
+from scoregen.errors import ConfigError
+from scoregen.estimators.discrete import carry_over
+
+
+def time_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal features of ``t [B]`` (``t ∈ [0, 1]``, scaled by 1000), ``[B, dim]``."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    angles = 1000.0 * t.to(torch.float32)[:, None] * freqs[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+class MaskedTransformer(nn.Module):
+    """A bidirectional transformer encoder over the positions of ``x_t``:
+    ``h = Embed(x_t) + P + MLP(emb(t))``, ``n_layers`` pre-norm blocks, ``logits = W LayerNorm(h)``.
+
+    Input tokens ``0 … V`` (``V`` is the mask); output ``[B, *event_shape, V]`` — no logit for the
+    mask, and visible positions carried over unchanged (:func:`carry_over`). Any event shape is
+    flattened into a sequence of ``prod(event_shape)`` positions.
+    """
+
+    families = ("masking",)
+
+    def __init__(
+        self,
+        event_shape=(16,),
+        *,
+        vocab_size: int = 2,
+        d_model: int = 64,
+        n_layers: int = 2,
+        n_heads: int = 4,
+        ff_mult: int = 4,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if vocab_size < 1 or d_model < 2 or d_model % 2 or n_layers < 1 or n_heads < 1 or d_model % n_heads:
+            raise ConfigError(
+                "need vocab_size >= 1, an even d_model divisible by n_heads, n_layers >= 1; got "
+                f"vocab_size={vocab_size}, d_model={d_model}, n_layers={n_layers}, n_heads={n_heads}"
+            )
+        self.event_shape = tuple(int(d) for d in event_shape)
+        self.vocab_size = int(vocab_size)
+        self.hparams = {
+            "event_shape": list(self.event_shape),
+            "vocab_size": self.vocab_size,
+            "d_model": d_model,
+            "n_layers": n_layers,
+            "n_heads": n_heads,
+            "ff_mult": ff_mult,
+            "dropout": dropout,
+        }
+        n_positions = math.prod(self.event_shape)
+        self.token = nn.Embedding(self.vocab_size + 1, d_model)
+        self.position = nn.Parameter(0.02 * torch.randn(n_positions, d_model))
+        self.time = nn.Sequential(nn.Linear(d_model, d_model), nn.SiLU(), nn.Linear(d_model, d_model))
+        layer = nn.TransformerEncoderLayer(
+            d_model, n_heads, ff_mult * d_model, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, self.vocab_size)
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        d_model = self.position.shape[1]
+        h = self.token(x_t.flatten(1)) + self.position + self.time(time_embedding(t, d_model))[:, None]
+        logits = self.head(self.norm(self.encoder(h))).reshape(*x_t.shape, self.vocab_size)
+        return carry_over(logits, x_t, self.vocab_size)
