@@ -6,6 +6,13 @@ import torch
 from scoregen.errors import DataError
 
 
+def as_float64(value) -> torch.Tensor:
+    """A tensor or array-like as a detached float64 tensor (for exact ground-truth arithmetic)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(torch.float64)
+    return torch.as_tensor(np.asarray(value, dtype=np.float64))
+
+
 def append_dims(t: torch.Tensor, ndim: int) -> torch.Tensor:
     """Append trailing singleton dimensions to ``t`` until it has ``ndim`` dimensions.
 

@@ -7,26 +7,16 @@ import sys
 
 
 def _cmd_demo(args) -> int:
-    if args.preset == "masked":
-        return _demo_masked(args)
-    from scoregen.demo import run_demo
+    from scoregen import demo, demo_masked
 
-    out = args.out or "runs/demo"
-    steps, samples = args.steps or 10_000, args.samples or 4000
-    metrics = run_demo(out, steps=steps, n_samples=samples, seed=args.seed, progress=not args.quiet)
+    run, out, steps, samples, files = {
+        "ncsn": (demo.run_demo, "runs/demo", 10_000, 4000, "score_field.png"),
+        "masked": (demo_masked.run_masked_demo, "runs/demo-masked", 2000, 64, "imputation.png"),
+    }[args.preset]
+    out = args.out or out
+    metrics = run(out, steps=args.steps or steps, n_samples=args.samples or samples, seed=args.seed, progress=not args.quiet)
     print(json.dumps(metrics, indent=2))
-    print(f"wrote {out}/samples.png, {out}/score_field.png, {out}/metrics.json, {out}/model/")
-    return 0
-
-
-def _demo_masked(args) -> int:
-    from scoregen.demo_masked import run_masked_demo
-
-    out = args.out or "runs/demo-masked"
-    steps, samples = args.steps or 2000, args.samples or 64
-    metrics = run_masked_demo(out, steps=steps, n_samples=samples, seed=args.seed, progress=not args.quiet)
-    print(json.dumps(metrics, indent=2))
-    print(f"wrote {out}/samples.png, {out}/imputation.png, {out}/metrics.json, {out}/model/")
+    print(f"wrote {out}/samples.png, {out}/{files}, {out}/metrics.json, {out}/model/")
     return 0
 
 

@@ -13,15 +13,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from scoregen._tensor import as_float64
 from scoregen.errors import ConfigError, DataError
 
 _LOG_2PI = math.log(2.0 * math.pi)
-
-
-def _float64(value) -> Tensor:
-    if isinstance(value, Tensor):
-        return value.detach().to(torch.float64)
-    return torch.as_tensor(np.asarray(value, dtype=np.float64))
 
 
 @attrs.frozen(eq=False)
@@ -39,9 +34,9 @@ class GaussianMixture:
     floating dtype (float64 for integer input) on ``x``'s device; they are differentiable in ``x``.
     """
 
-    weights: Tensor = attrs.field(converter=_float64)
-    means: Tensor = attrs.field(converter=_float64)
-    covariances: Tensor = attrs.field(converter=_float64)
+    weights: Tensor = attrs.field(converter=as_float64)
+    means: Tensor = attrs.field(converter=as_float64)
+    covariances: Tensor = attrs.field(converter=as_float64)
     _eigvals: Tensor = attrs.field(init=False, repr=False)  # [K, D]: λ_k (the variances if diagonal)
     _eigvecs: Tensor | None = attrs.field(init=False, repr=False)  # [K, D, D]: U_k; None if diagonal
 

@@ -10,19 +10,13 @@ import functools
 import math
 
 import attrs
-import numpy as np
 import torch
 from torch import Tensor
 
+from scoregen._tensor import as_float64
 from scoregen.errors import ConfigError, DataError
 
 MAX_ENTRIES = 4**6
-
-
-def _table(value) -> Tensor:
-    if isinstance(value, Tensor):
-        return value.detach().to(torch.float64)
-    return torch.as_tensor(np.asarray(value, dtype=np.float64))
 
 
 @attrs.frozen(eq=False)
@@ -33,7 +27,7 @@ class SequenceDistribution:
     int64 tensors ``[B, L]``; probabilities are float64.
     """
 
-    probs: Tensor = attrs.field(converter=_table)
+    probs: Tensor = attrs.field(converter=as_float64)
 
     def __attrs_post_init__(self):
         p = self.probs
