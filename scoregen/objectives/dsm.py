@@ -1,7 +1,6 @@
 """Denoising score matching (Vincent 2011), the objective NCSN trains with."""
 
 import attrs
-import torch
 
 from scoregen._tensor import append_dims, randn_like
 from scoregen.kernels.base import require_family

@@ -1,7 +1,6 @@
 """Implicit score matching (Hyvärinen 2005) on noised data, with the exact Jacobian trace."""
 
 import attrs
-import torch
 
 from scoregen.errors import ConfigError
 from scoregen.jacobian import jacobian_trace
