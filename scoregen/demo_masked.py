@@ -27,7 +27,7 @@ def run_masked_demo(
     ``out``: ``samples.png`` (an 8×8 grid of samples), ``imputation.png`` (test digits whose top
     half is given, the bottom half un-masked by the model), ``metrics.json`` and the model.
 
-    The NLL bound on the 297 test digits (bits per token, 16 draws of the masking time per digit,
+    The NLL bound on the 360 test digits (bits per token, 16 draws of the masking time per digit,
     with its standard error) is quoted beside the independent-pixel baseline's exact NLL.
     """
     out = Path(out)
