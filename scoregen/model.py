@@ -139,6 +139,7 @@ class ScoreModel:
         batch_size: int = 128,
         lr: float = 1e-3,
         lr_decay: str = "cosine",
+        warmup: int = 0,
         seed: int = 0,
         progress: bool = True,
         log_every: int = 100,
@@ -151,7 +152,8 @@ class ScoreModel:
         """Train the estimator with Adam on batches drawn (with replacement) from ``data [N, *E]``.
 
         ``lr_decay="cosine"`` anneals the learning rate from ``lr`` to 0 over the run
-        (``lr_k = lr · ½(1 + cos(π (k−1) / steps))``); ``"none"`` keeps it constant.
+        (``lr_k = lr · ½(1 + cos(π (k−1) / steps))``); ``"none"`` keeps it constant; ``warmup``
+        ramps it up linearly over the first steps.
         An EMA of the weights (``ema_decay``, ``None`` for none) is what :meth:`sample` and
         :meth:`score` use; ``grad_clip`` caps the gradient norm.
         Without either the decay or the EMA the last noisy steps set the mode weights
@@ -169,7 +171,7 @@ class ScoreModel:
         from scoregen.training import TrainConfig, train
 
         config = TrainConfig(
-            steps=steps, batch_size=batch_size, lr=lr, lr_decay=lr_decay, seed=seed, log_every=log_every,
+            steps=steps, batch_size=batch_size, lr=lr, lr_decay=lr_decay, warmup=warmup, seed=seed, log_every=log_every,
             ema_decay=ema_decay, grad_clip=grad_clip, checkpoint_every=checkpoint_every,
         )
         return train(self, data, config, out=out, resume=resume, progress=progress)

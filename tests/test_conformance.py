@@ -41,6 +41,7 @@ OBJECTIVES = [
     ("dsm", {}),
     ("dsm", {"levels": "all"}),
     ("dsm", {"weight_power": 1.0}),
+    ("dsm", {"sigma_distribution": {"name": "log-normal", "mean": -0.5, "std": 1.0, "truncate": True}}),
     ("ism", {}),
     ("ssm", {}),
     ("ssm", {"projection": "gaussian", "n_projections": 2}),

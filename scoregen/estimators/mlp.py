@@ -5,8 +5,8 @@ import math
 import torch
 from torch import nn
 
-from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError
+from scoregen.estimators.precond import Preconditioner
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "softplus": nn.Softplus, "elu": nn.ELU}
 
@@ -15,7 +15,8 @@ class NoiseConditionalMLP(nn.Module):
     """``s(x, σ) = f([x, log σ]) / σ`` — an MLP on the flattened input and ``log σ``.
 
     The division by ``σ`` (NCSNv2, Song & Ermon 2020) makes the network predict ``σ s ≈ −z``, whose
-    scale is the same at every level; ``scale_output=False`` returns ``f`` unscaled.
+    scale is the same at every level. ``preconditioning`` chooses how ``f`` becomes a score
+    (``"ncsn"``, ``"edm"`` with ``sigma_data``, or ``"none"``; :mod:`scoregen.estimators.precond`).
 
     Shapes: ``x [B, *event_shape]``, ``sigma [B]`` → ``[B, *event_shape]``.
     """
@@ -26,7 +27,8 @@ class NoiseConditionalMLP(nn.Module):
         *,
         hidden=(128, 128, 128),
         activation: str = "silu",
-        scale_output: bool = True,
+        preconditioning: str = "ncsn",
+        sigma_data: float | str = "auto",
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -34,12 +36,13 @@ class NoiseConditionalMLP(nn.Module):
         if not hidden or any(int(h) < 1 for h in hidden):
             raise ConfigError(f"hidden must list positive layer widths, got {hidden!r}")
         self.event_shape = tuple(int(d) for d in event_shape)
-        self.scale_output = scale_output
+        self.precond = Preconditioner(preconditioning, sigma_data)
         self.hparams = {
             "event_shape": list(self.event_shape),
             "hidden": [int(h) for h in hidden],
             "activation": activation,
-            "scale_output": scale_output,
+            "preconditioning": preconditioning,
+            "sigma_data": sigma_data,
         }
         dim = math.prod(self.event_shape)
         widths = [dim + 1, *(int(h) for h in hidden)]
@@ -49,9 +52,14 @@ class NoiseConditionalMLP(nn.Module):
         layers.append(nn.Linear(widths[-1], dim))
         self.net = nn.Sequential(*layers)
 
+    def with_data(self, x: torch.Tensor) -> "NoiseConditionalMLP":
+        """Measure ``σ_d`` on the training data ``x`` where ``sigma_data="auto"`` asks for it."""
+        self.precond.fit_data(x)
+        return self
+
     def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        flat = x.flatten(1)  # the input itself for [B, D]: no extra autograd node
+        flat = self.precond.network_input(x, sigma).flatten(1)  # [B, D] stays a view: no extra autograd node
         out = self.net(torch.cat([flat, sigma.log()[:, None].to(flat.dtype)], dim=1))
         if x.ndim > 2:
             out = out.reshape(x.shape)
-        return out / append_dims(sigma, x.ndim) if self.scale_output else out
+        return self.precond.score(out, x, sigma)

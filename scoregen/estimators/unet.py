@@ -7,6 +7,7 @@ from torch import nn
 
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError
+from scoregen.estimators.precond import Preconditioner
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -39,7 +40,8 @@ class NoiseConditionalUNet(nn.Module):
     Conditioning on σ follows NCSNv2 (Song & Ermon 2020, Technique 3): the output is divided by
     ``σ``, so ``f`` predicts ``σ s ≈ −z`` at unit scale for every level. ``sigma_embedding=True``
     also adds a learned function of ``log σ`` (Fourier features) inside every block, which
-    NCSNv2 found unnecessary for large images but helps at 8×8.
+    NCSNv2 found unnecessary for large images but helps at 8×8. ``preconditioning="edm"`` (with
+    ``sigma_data``) replaces the division by ``σ`` (:mod:`scoregen.estimators.precond`).
 
     Shapes: ``x [B, C, H, W]``, ``sigma [B]`` → ``[B, C, H, W]``; ``H`` and ``W`` divisible by
     ``2^(len(channel_mult) − 1)``.
@@ -52,6 +54,8 @@ class NoiseConditionalUNet(nn.Module):
         channels: int = 32,
         channel_mult=(1, 2),
         sigma_embedding: bool = True,
+        preconditioning: str = "ncsn",
+        sigma_data: float | str = "auto",
     ) -> None:
         super().__init__()
         event_shape = tuple(int(d) for d in event_shape)
@@ -68,7 +72,10 @@ class NoiseConditionalUNet(nn.Module):
             "channels": int(channels),
             "channel_mult": [int(m) for m in channel_mult],
             "sigma_embedding": bool(sigma_embedding),
+            "preconditioning": preconditioning,
+            "sigma_data": sigma_data,
         }
+        self.precond = Preconditioner(preconditioning, sigma_data)
         widths = [channels * int(m) for m in channel_mult]
         emb = 4 * channels if sigma_embedding else 0
         if sigma_embedding:
@@ -95,7 +102,7 @@ class NoiseConditionalUNet(nn.Module):
         if self.hparams["sigma_embedding"]:
             angle = sigma.log().to(x.dtype)[:, None] * self.freqs
             emb = self.embed(torch.cat([angle.sin(), angle.cos()], dim=1))
-        h = self.head(x)
+        h = self.head(self.precond.network_input(x, sigma))
         skips = []
         for i, block in enumerate(self.down):
             h = block(h, emb)
@@ -108,4 +115,9 @@ class NoiseConditionalUNet(nn.Module):
             if h.shape[-2:] != skip.shape[-2:]:
                 h = nn.functional.interpolate(h, size=skip.shape[-2:], mode="nearest")
             h = block(torch.cat([h, skip], dim=1), emb)
-        return self.tail(h) / append_dims(sigma, x.ndim)
+        return self.precond.score(self.tail(h), x, sigma)
+
+    def with_data(self, x: torch.Tensor) -> "NoiseConditionalUNet":
+        """Measure ``σ_d`` on the training data ``x`` where ``sigma_data="auto"`` asks for it."""
+        self.precond.fit_data(x)
+        return self

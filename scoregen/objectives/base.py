@@ -7,6 +7,7 @@ import attrs
 import torch
 
 from scoregen.errors import ConfigError
+from scoregen.objectives.levels import check_sigma_distribution, sample_sigma
 
 
 @attrs.frozen(eq=False)
@@ -66,7 +67,8 @@ def _check_levels(instance, attribute, value) -> None:
 class GaussianObjective:
     """Shared behaviour of the Gaussian score-matching objectives.
 
-    ``levels="random"`` draws one level per example from the kernel (``kernel.sample_sigma``);
+    ``levels="random"`` draws one level per example from ``sigma_distribution`` (by default the
+    kernel's own, ``kernel.sample_sigma``; :mod:`scoregen.objectives.levels` lists the others);
     ``levels="all"`` evaluates every example at every level of the ladder (``N = B·L`` terms).
     Each term is weighted by ``λ(σ) = σ^weight_power`` (``2`` gives NCSN's ``λ(σ) = σ²``).
     """
@@ -75,6 +77,7 @@ class GaussianObjective:
 
     levels: Literal["random", "all"] = attrs.field(default="random", validator=_check_levels)
     weight_power: float = 2.0
+    sigma_distribution: str | dict = attrs.field(default="kernel", validator=lambda i, a, v: check_sigma_distribution(v))
 
     def draw(self, kernel, x: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(x_rep [N, *E], sigma [N])``: the batch paired with its noise levels. The data
@@ -83,7 +86,7 @@ class GaussianObjective:
         if self.levels == "all":
             sigmas = kernel.sigmas.to(x.device, x.dtype)
             return x.repeat((len(sigmas),) + (1,) * (x.ndim - 1)), sigmas.repeat_interleave(x.shape[0])
-        return x, kernel.sample_sigma(x.shape[0], generator).to(x.device, x.dtype)
+        return x, sample_sigma(self.sigma_distribution, kernel, x.shape[0], generator).to(x.device, x.dtype)
 
     def weight(self, sigma: torch.Tensor) -> torch.Tensor:
         """``λ(σ) = σ^p``, shape ``[N]``."""

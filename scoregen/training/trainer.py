@@ -48,6 +48,7 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     lr_decay: str = "cosine"
+    warmup: int = 0
     seed: int = 0
     ema_decay: float | None = 0.999
     grad_clip: float | None = None
@@ -62,6 +63,7 @@ class TrainConfig:
             f"need steps >= 0, batch_size >= 1, lr > 0; got {self.steps}, {self.batch_size}, {self.lr}",
         )
         _check(self.lr_decay in ("cosine", "none"), f"lr_decay must be 'cosine' or 'none', got {self.lr_decay!r}")
+        _check(self.warmup >= 0, f"warmup must be >= 0 steps, got {self.warmup}")
         _check(self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}")
         _check(self.checkpoint_every >= 0, f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
         _check(self.grad_clip is None or self.grad_clip > 0, f"grad_clip must be positive, got {self.grad_clip}")
@@ -69,10 +71,12 @@ class TrainConfig:
 
     def lr_at(self, k: int) -> float:
         """The learning rate of step ``k = 1..steps``: ``lr · ½(1 + cos(π (k−1)/steps))`` for
-        ``"cosine"`` (from ``lr`` towards 0), else ``lr``."""
+        ``"cosine"`` (from ``lr`` towards 0), else ``lr``; times ``min(1, k/warmup)`` during a
+        linear warm-up of ``warmup`` steps."""
+        ramp = min(1.0, k / self.warmup) if self.warmup else 1.0
         if self.lr_decay == "none":
-            return self.lr
-        return self.lr * 0.5 * (1.0 + math.cos(math.pi * (k - 1) / max(self.steps, 1)))
+            return self.lr * ramp
+        return ramp * self.lr * 0.5 * (1.0 + math.cos(math.pi * (k - 1) / max(self.steps, 1)))
 
 
 def _fingerprint(x: torch.Tensor) -> str:

@@ -1,0 +1,68 @@
+"""Output parameterisations ("preconditioning"): how a network's raw output ``F`` becomes a score.
+
+- ``"none"``: ``s = F(x, σ)``.
+- ``"ncsn"``: ``s = F(x, σ) / σ`` (NCSNv2, Song & Ermon 2020, Technique 3): ``F`` predicts
+  ``σ s ≈ −z``, of unit scale at every level.
+- ``"edm"`` (Karras et al. 2022, Table 1): the denoiser ``D = c_skip x + c_out F(c_in x, σ)`` with
+  ``c_skip = σ_d²/(σ² + σ_d²)``, ``c_out = σ σ_d/√(σ² + σ_d²)``, ``c_in = 1/√(σ² + σ_d²)``, and
+  ``s = (D − x)/σ²``, which is ``s = −x/(σ² + σ_d²) + σ_d F / (σ √(σ² + σ_d²))``: the score of
+  ``N(0, (σ_d² + σ²) I)`` plus a correction the network learns at unit scale. ``σ_d`` is the
+  data's standard deviation (``sigma_data="auto"`` measures it on the training set).
+
+The network's σ input is ``log σ`` for every choice (EDM's ``c_noise = ¼ log σ`` differs by a
+factor the first layer absorbs).
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from scoregen._tensor import append_dims
+from scoregen.errors import ConfigError
+
+PRECONDITIONINGS = ("none", "ncsn", "edm")
+
+
+class Preconditioner(nn.Module):
+    """Wraps a network's input and output for one of :data:`PRECONDITIONINGS`.
+
+    ``sigma_data`` (``"auto"`` or a positive number) is kept as a buffer, so a saved model carries
+    the value measured on its training data.
+    """
+
+    def __init__(self, kind: str = "ncsn", sigma_data: float | str = "auto") -> None:
+        super().__init__()
+        if kind not in PRECONDITIONINGS:
+            raise ConfigError(f"unknown preconditioning {kind!r}; choose from {', '.join(PRECONDITIONINGS)}")
+        if sigma_data != "auto" and not (isinstance(sigma_data, (int, float)) and math.isfinite(sigma_data) and sigma_data > 0):
+            raise ConfigError(f"sigma_data must be 'auto' or a positive number, got {sigma_data!r}")
+        self.kind = kind
+        self.register_buffer("sigma_data", torch.tensor(math.nan if sigma_data == "auto" else float(sigma_data)))
+
+    def fit_data(self, x: torch.Tensor) -> None:
+        """Set ``σ_d`` to the standard deviation of ``x [N, *E]`` over all its entries, if it
+        was ``"auto"`` and not yet measured."""
+        if self.kind == "edm" and torch.isnan(self.sigma_data):
+            self.sigma_data.fill_(float(x.double().std()))
+
+    def _sigma_data(self) -> torch.Tensor:
+        if torch.isnan(self.sigma_data):
+            raise ConfigError("preconditioning='edm' with sigma_data='auto' needs data: fit the model first, or give sigma_data")
+        return self.sigma_data
+
+    def network_input(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """``c_in x`` for ``"edm"``, else ``x``; shapes ``[B, *E]``, ``[B]``."""
+        if self.kind != "edm":
+            return x
+        return x * append_dims((sigma**2 + self._sigma_data() ** 2).rsqrt(), x.ndim).to(x.dtype)
+
+    def score(self, out: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """The score from the network's output ``out [B, *E]`` at ``x [B, *E]``, ``sigma [B]``."""
+        if self.kind == "none":
+            return out
+        s = append_dims(sigma, x.ndim).to(x.dtype)
+        if self.kind == "ncsn":
+            return out / s
+        var = s**2 + self._sigma_data().to(x.dtype) ** 2
+        return -x / var + self.sigma_data.to(x.dtype) * out / (s * var.sqrt())
