@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench bench-digits clean
+.PHONY: demo test test-slow bench bench-digits bench-quality clean
 
 $(STAMP): requirements-dev.txt pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+
+bench-quality: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/quality.py --seeds 0 1 2
 
 bench-digits: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/digits.py --steps 3000 --eval-every 500 --out runs/bench-digits --docs docs/img

@@ -112,11 +112,21 @@ def plot_loss_curves(history: list[dict], sigmas, path) -> Path:
 
 
 def plot_curve(x, y, path, *, xlabel: str, ylabel: str, hline: float | None = None) -> Path:
-    """A single curve ``y(x)`` with markers (and a dashed horizontal line at ``hline``)."""
+    """A single curve ``y(x)`` with markers (and a dashed horizontal line at ``hline``), log ``y``."""
+    return plot_curves({None: (x, y)}, path, xlabel=xlabel, ylabel=ylabel, hline=hline, yscale="log")
+
+
+def plot_curves(
+    curves: dict, path, *, xlabel: str, ylabel: str, hline: float | None = None, xscale: str = "linear", yscale: str = "linear"
+) -> Path:
+    """Curves ``{label: (x, y)}`` with markers on one axis (and a dashed line at ``hline``)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-    ax.plot(x, y, marker="o")
+    for label, (x, y) in curves.items():
+        ax.plot(x, y, marker="o", label=label)
     if hline is not None:
         ax.axhline(hline, ls="--", color="grey")
-    ax.set(xlabel=xlabel, ylabel=ylabel, yscale="log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, xscale=xscale, yscale=yscale)
+    if any(label is not None for label in curves):
+        ax.legend(fontsize=7)
     return _save(fig, path)

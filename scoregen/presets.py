@@ -20,14 +20,21 @@ def ncsn() -> ModelConfig:
 
 
 def ve_sde() -> ModelConfig:
-    """The continuous NCSN (Song et al. 2021, "NCSN++"'s SDE on vectors): the VE SDE
-    ``σ(t) = 0.01 (10/0.01)^t``, trained at log-uniform σ, the ``ncsn`` network and objective, and
-    predictor–corrector sampling (reverse diffusion + one Langevin step, ``snr = 0.16``)."""
+    """The continuous NCSN (Song et al. 2021's VE SDE ``σ(t) = 0.01 (10/0.01)^t``) with the
+    training levers that measured best on the 8-mode ring (issue 8, docs/quality.md): the
+    ``ncsn`` MLP with EDM preconditioning (``σ_d`` measured on the data), trained at
+    ``log σ ~ N(0, 1.5²)`` with DSM's reference-set target (4 096 training rows a step), sampled
+    by the reverse SDE in 100 Euler–Maruyama steps (100 score evaluations)."""
     return ModelConfig(
         kernel=ComponentSpec(name="ve", params={"sigma_max": 10.0, "sigma_min": 0.01, "n_levels": 10}),
-        estimator=ComponentSpec(name="mlp", params={"hidden": [128, 128, 128], "activation": "silu"}),
-        objective=ComponentSpec(name="dsm"),
-        sampler=ComponentSpec(name="pc", params={"n_steps": 500, "n_corrector_steps": 1, "snr": 0.16}),
+        estimator=ComponentSpec(
+            name="mlp", params={"hidden": [128, 128, 128], "activation": "silu", "preconditioning": "edm"}
+        ),
+        objective=ComponentSpec(
+            name="dsm",
+            params={"reference": 4096, "sigma_distribution": {"name": "log-normal", "mean": 0.0, "std": 1.5}},
+        ),
+        sampler=ComponentSpec(name="reverse-sde", params={"n_steps": 100}),
         preset="ve-sde",
     )
 
