@@ -28,7 +28,8 @@ class Preconditioner(nn.Module):
     """Wraps a network's input and output for one of :data:`PRECONDITIONINGS`.
 
     ``sigma_data`` (``"auto"`` or a positive number) is kept as a buffer, so a saved model carries
-    the value measured on its training data.
+    the value measured on its training data; ``0`` there means "not measured yet" (a NaN would
+    make equal weights compare unequal).
     """
 
     def __init__(self, kind: str = "ncsn", sigma_data: float | str = "auto") -> None:
@@ -38,16 +39,16 @@ class Preconditioner(nn.Module):
         if sigma_data != "auto" and not (isinstance(sigma_data, (int, float)) and math.isfinite(sigma_data) and sigma_data > 0):
             raise ConfigError(f"sigma_data must be 'auto' or a positive number, got {sigma_data!r}")
         self.kind = kind
-        self.register_buffer("sigma_data", torch.tensor(math.nan if sigma_data == "auto" else float(sigma_data)))
+        self.register_buffer("sigma_data", torch.tensor(0.0 if sigma_data == "auto" else float(sigma_data)))
 
     def fit_data(self, x: torch.Tensor) -> None:
         """Set ``σ_d`` to the standard deviation of ``x [N, *E]`` over all its entries, if it
         was ``"auto"`` and not yet measured."""
-        if self.kind == "edm" and torch.isnan(self.sigma_data):
+        if self.kind == "edm" and float(self.sigma_data) == 0.0:
             self.sigma_data.fill_(float(x.double().std()))
 
     def _sigma_data(self) -> torch.Tensor:
-        if torch.isnan(self.sigma_data):
+        if float(self.sigma_data) == 0.0:
             raise ConfigError("preconditioning='edm' with sigma_data='auto' needs data: fit the model first, or give sigma_data")
         return self.sigma_data
 
