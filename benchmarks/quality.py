@@ -40,7 +40,7 @@ BEST = {
     "estimator": {"preconditioning": "edm"},
     "objective": {"sigma_distribution": {"name": "log-normal", "mean": 0.0, "std": 1.5}, "reference": 4096},
 }
-# One lever at a time, from the ncsn preset (the "ode" sampler for all but the first row).
+# One lever at a time, from the ncsn preset; every row is sampled with each of SAMPLERS.
 ABLATION = {
     "ncsn": {},
     "σ log-uniform": {"objective": {"sigma_distribution": "log-uniform"}},
@@ -76,7 +76,7 @@ def metrics(samples: torch.Tensor, reference: torch.Tensor, floor: float) -> dic
     }
 
 
-def plain_pytorch(train: torch.Tensor, steps: int, seed: int) -> dict[str, torch.Tensor]:
+def plain_pytorch(train: torch.Tensor, steps: int, seed: int) -> dict[str, tuple[torch.Tensor, int]]:
     """The issue's baseline, by hand: the NCSN ladder, DSM with λ = σ², a constant learning
     rate, no EMA; annealed Langevin (ε = 2·10⁻⁵, step ``ε σ_i²/σ_L²``) with T = 10 and 100."""
     gen = torch.Generator().manual_seed(seed)

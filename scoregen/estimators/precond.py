@@ -29,7 +29,8 @@ class Preconditioner(nn.Module):
 
     ``sigma_data`` (``"auto"`` or a positive number) is kept as a buffer, so a saved model carries
     the value measured on its training data; ``0`` there means "not measured yet" (a NaN would
-    make equal weights compare unequal).
+    make equal weights compare unequal). Whether it is known is also kept as a Python flag, set
+    when it is measured or loaded, so the forward pass never reads the buffer back to the host.
     """
 
     def __init__(self, kind: str = "ncsn", sigma_data: float | str = "auto") -> None:
@@ -39,24 +40,30 @@ class Preconditioner(nn.Module):
         if sigma_data != "auto" and not (isinstance(sigma_data, (int, float)) and math.isfinite(sigma_data) and sigma_data > 0):
             raise ConfigError(f"sigma_data must be 'auto' or a positive number, got {sigma_data!r}")
         self.kind = kind
-        self.register_buffer("sigma_data", torch.tensor(0.0 if sigma_data == "auto" else float(sigma_data)))
+        self.known = sigma_data != "auto"
+        self.register_buffer("sigma_data", torch.tensor(float(sigma_data) if self.known else 0.0))
 
     def fit_data(self, x: torch.Tensor) -> None:
         """Set ``σ_d`` to the standard deviation of ``x [N, *E]`` over all its entries, if it
         was ``"auto"`` and not yet measured."""
-        if self.kind == "edm" and float(self.sigma_data) == 0.0:
+        if self.kind == "edm" and not self.known:
             self.sigma_data.fill_(float(x.double().std()))
+            self.known = True
 
-    def _sigma_data(self) -> torch.Tensor:
-        if float(self.sigma_data) == 0.0:
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.known = bool(self.sigma_data != 0)  # once, on loading
+
+    def _sigma_data(self, dtype: torch.dtype) -> torch.Tensor:
+        if not self.known:
             raise ConfigError("preconditioning='edm' with sigma_data='auto' needs data: fit the model first, or give sigma_data")
-        return self.sigma_data
+        return self.sigma_data.to(dtype)
 
     def network_input(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """``c_in x`` for ``"edm"``, else ``x``; shapes ``[B, *E]``, ``[B]``."""
         if self.kind != "edm":
             return x
-        return x * append_dims((sigma**2 + self._sigma_data() ** 2).rsqrt(), x.ndim).to(x.dtype)
+        return x * append_dims((sigma**2 + self._sigma_data(sigma.dtype) ** 2).rsqrt(), x.ndim).to(x.dtype)
 
     def score(self, out: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """The score from the network's output ``out [B, *E]`` at ``x [B, *E]``, ``sigma [B]``."""
@@ -65,5 +72,6 @@ class Preconditioner(nn.Module):
         s = append_dims(sigma, x.ndim).to(x.dtype)
         if self.kind == "ncsn":
             return out / s
-        var = s**2 + self._sigma_data().to(x.dtype) ** 2
-        return -x / var + self.sigma_data.to(x.dtype) * out / (s * var.sqrt())
+        sigma_data = self._sigma_data(x.dtype)
+        var = s**2 + sigma_data**2
+        return -x / var + sigma_data * out / (s * var.sqrt())

@@ -17,13 +17,19 @@ import math
 import torch
 
 from scoregen.errors import ConfigError
+from scoregen.kernels.gaussian import GaussianLadder
 
 NAMES = ("kernel", "ladder", "log-uniform", "log-normal")
 
 
+def _spec(value):
+    """A distribution as a dict with ``name`` (a bare name becomes ``{"name": name}``)."""
+    return {"name": value} if isinstance(value, str) else value
+
+
 def check_sigma_distribution(value) -> None:
     """Raise :class:`ConfigError` unless ``value`` names a distribution this module draws from."""
-    spec = {"name": value} if isinstance(value, str) else value
+    spec = _spec(value)
     if not isinstance(spec, dict) or spec.get("name") not in NAMES:
         raise ConfigError(f"sigma_distribution must be one of {', '.join(NAMES)} (or a dict with 'name'), got {value!r}")
     allowed = {"name", "mean", "std", "truncate"} if spec["name"] == "log-normal" else {"name"}
@@ -34,7 +40,7 @@ def check_sigma_distribution(value) -> None:
         raise ConfigError(f"log-normal std must be positive, got {spec.get('std')!r}")
 
 
-def sigma_range(kernel) -> tuple[float, float]:
+def noise_range(kernel) -> tuple[float, float]:
     """``(σ_min, σ_max)``: the noise levels at the kernel's ``t_min`` and ``t_max``."""
     t = torch.tensor([kernel.t_min, kernel.t_max], dtype=torch.float64)
     lo, hi = kernel.noise_level(t).tolist()
@@ -43,14 +49,13 @@ def sigma_range(kernel) -> tuple[float, float]:
 
 def sample_sigma(value, kernel, n: int, generator) -> torch.Tensor:
     """``n`` noise levels from the distribution ``value`` (see the module), float32 ``[n]``."""
-    spec = {"name": value} if isinstance(value, str) else value
+    spec = _spec(value)
     name = spec["name"]
     if name == "kernel":
         return kernel.sample_sigma(n, generator)
-    if name == "ladder":
-        sigmas = kernel.sigmas
-        return sigmas[torch.randint(len(sigmas), (n,), generator=generator)]
-    lo, hi = sigma_range(kernel)
+    if name == "ladder":  # the ladder's own draw, also on kernels that train elsewhere (ve)
+        return GaussianLadder.sample_sigma(kernel, n, generator)
+    lo, hi = noise_range(kernel)
     if name == "log-uniform":
         u = torch.rand(n, generator=generator, dtype=torch.float64)
         return torch.exp(math.log(lo) + u * math.log(hi / lo)).to(torch.float32)
