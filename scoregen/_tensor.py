@@ -24,6 +24,17 @@ def append_dims(t: torch.Tensor, ndim: int) -> torch.Tensor:
     return t[(...,) + (None,) * missing]
 
 
+def draw_device(generator: torch.Generator | None, device=None) -> torch.device:
+    """Where a draw happens: ``device`` when given, else the generator's device, else the CPU.
+
+    A generator lives on the device its draws are made on (a CPU generator cannot draw CUDA
+    tensors: torch refuses the mix loudly, which is what we want).
+    """
+    if device is not None:
+        return torch.device(device)
+    return generator.device if generator is not None else torch.device("cpu")
+
+
 def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Standard normal noise shaped like ``x``, drawn from ``generator``."""
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)

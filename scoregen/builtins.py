@@ -12,7 +12,7 @@ from scoregen.estimators import (
     NoiseConditionalUNet,
 )
 from scoregen.hookspecs import hookimpl
-from scoregen.kernels import VESDE, VPSDE, GaussianLadder, MaskingKernel, SubVPSDE
+from scoregen.kernels import VESDE, VPSDE, CosineVP, EDMKernel, FlowKernel, GaussianLadder, MaskingKernel, SubVPSDE
 from scoregen.objectives import (
     DenoisingScoreMatching,
     ImplicitScoreMatching,
@@ -39,6 +39,9 @@ def scoregen_register(registry) -> None:
     registry.add("kernel", "ve", VESDE)
     registry.add("kernel", "vp", VPSDE)
     registry.add("kernel", "subvp", SubVPSDE)
+    registry.add("kernel", "cosine", CosineVP)
+    registry.add("kernel", "edm", EDMKernel)
+    registry.add("kernel", "flow", FlowKernel)
     registry.add("sampler", "reverse-sde", ReverseSDE)
     registry.add("sampler", "pc", PredictorCorrector)
     registry.add("sampler", "ode", ProbabilityFlowODE)

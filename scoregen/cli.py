@@ -21,7 +21,7 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_list(args) -> int:
-    from scoregen.registry import get_registry
+    from scoregen.plugins import get_registry
 
     rows = [(e.kind, e.name, e.provider) for e in get_registry() if args.kind in (None, e.kind)]
     widths = [max(len(r[i]) for r in rows + [("kind", "name", "provider")]) for i in range(3)]

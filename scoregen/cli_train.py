@@ -116,7 +116,7 @@ def _cmd_plot(args) -> int:
 
 
 def _cmd_suggest(args) -> int:
-    from scoregen.techniques import suggest
+    from scoregen.kernels.techniques import suggest
 
     print(suggest(load_data(args.data), sigma_min=args.sigma_min, n_steps_each=args.steps_each).report())
     return 0

@@ -14,7 +14,8 @@ from scoregen._tensor import as_data, as_sigma
 from scoregen.config import PARTS, ComponentSpec, ModelConfig, describe, instantiate
 from scoregen.errors import CheckpointError, ConfigError
 from scoregen.kernels.base import require_family
-from scoregen.registry import Registry, get_registry
+from scoregen.plugins import get_registry
+from scoregen.registry import Registry
 
 EMA_PREFIX = "ema/"
 

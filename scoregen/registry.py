@@ -1,24 +1,32 @@
-"""The component registry, filled by plugins through the ``scoregen_register`` hook.
+"""The component registry: kinds, names, factories and the plugins that provided them.
 
-:func:`make_plugin_manager` makes the pluggy manager (built-ins first, then the entry-point group
-``scoregen``); :func:`get_registry` builds the process-wide registry lazily, on first use, never
-at import.
+Pure data, importing no component: the plugin manager that fills it lives in
+:mod:`scoregen.plugins` (built-ins first, then the entry-point group ``scoregen``).
 """
 
 import difflib
-import importlib.metadata
 import inspect
-import warnings
 from collections.abc import Callable, Iterator
 
 import attrs
-import pluggy
+from scoregen.errors import DuplicateComponentError, UnknownComponentError
 
-from scoregen import hookspecs
-from scoregen.errors import DuplicateComponentError, PluginLoadWarning, UnknownComponentError
-
-KINDS = ("kernel", "estimator", "objective", "sampler", "preset")
-ENTRY_POINT_GROUP = "scoregen"
+KINDS = (
+    "kernel",
+    "estimator",
+    "objective",
+    "sampler",
+    "preset",
+    # Extension points of the parts above (docs/architecture.md, "Kinds"):
+    "schedule",  # Gaussian schedules x_t = m(t) x0 + s(t) z
+    "grid",  # sigma grids (time discretisations) a sampler walks
+    "predictor",  # one reverse step of the predictor-corrector family
+    "sigma-distribution",  # where a Gaussian objective spends its noise levels
+    "parameterisation",  # what a network predicts: score, eps, x0, v, velocity
+    "guidance",  # how a condition tilts the score (classifier-free, classifier, autoguidance)
+    "posterior",  # posterior samplers for inverse problems y = A x + noise
+    "dataset",  # data sources fit and the CLI read
+)
 
 
 @attrs.frozen
@@ -94,57 +102,6 @@ class ScopedRegistry:
 
     def add(self, kind: str, name: str, factory: Callable) -> None:
         self.registry.add(kind, name, factory, provider=self.provider)
-
-
-def make_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager:
-    """A plugin manager with the built-in components and, optionally, the installed plugins.
-
-    Entry points of the group ``scoregen`` are loaded one by one: a plugin that fails to import
-    is reported with a :class:`PluginLoadWarning` naming it, and the others still load.
-    """
-    from scoregen import builtins
-
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
-    pm.register(builtins, name="scoregen")
-    if load_entrypoints:
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            dist = ep.dist.name if ep.dist is not None else "?"
-            label = f"{dist}:{ep.name}"
-            if pm.get_plugin(label) is not None or pm.is_blocked(label):
-                continue
-            try:
-                plugin = ep.load()
-                pm.register(plugin, name=label)
-            except Exception as exc:  # a broken plugin must not take the others down
-                warnings.warn(
-                    f"scoregen plugin {label!r} ({ep.value}) failed to load and is skipped: "
-                    f"{type(exc).__name__}: {exc}",
-                    PluginLoadWarning,
-                    stacklevel=2,
-                )
-    pm.check_pending()
-    return pm
-
-
-def registry_from(pm: pluggy.PluginManager) -> Registry:
-    """Call every plugin's ``scoregen_register``, in registration order (built-ins first), each
-    with a view that records the plugin's name as the provider."""
-    registry = Registry()
-    for impl in pm.hook.scoregen_register.get_hookimpls():
-        impl.function(registry=registry.scoped(impl.plugin_name))
-    return registry
-
-
-_REGISTRY: Registry | None = None
-
-
-def get_registry() -> Registry:
-    """The process-wide registry, built on first use from :func:`make_plugin_manager`."""
-    global _REGISTRY
-    if _REGISTRY is None:
-        _REGISTRY = registry_from(make_plugin_manager())
-    return _REGISTRY
 
 
 def parameters_of(factory: Callable) -> dict[str, inspect.Parameter]:

@@ -12,7 +12,7 @@ torch.set_num_threads(1)
 @pytest.fixture
 def registry():
     """A fresh registry with the built-in components only (no installed plugins)."""
-    from scoregen.registry import make_plugin_manager, registry_from
+    from scoregen.plugins import make_plugin_manager, registry_from
 
     return registry_from(make_plugin_manager(load_entrypoints=False))
 

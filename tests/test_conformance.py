@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoregen.registry import get_registry
+from scoregen.plugins import get_registry
 from scoregen.testing import (
     assert_objective_consistent,
     check_estimator,

@@ -68,7 +68,7 @@ def test_sampler_recovers_the_mixture_with_the_exact_score(ring, kernel, name, p
 
 def test_consistent_annealed_plugin_recovers_the_mixture(ring):
     """The example plugin distribution plugins/scoregen-cas, found through its entry point."""
-    from scoregen.registry import get_registry
+    from scoregen.plugins import get_registry
 
     assert get_registry().get("sampler", "consistent-annealed").provider == "scoregen-cas:cas"
     truth, floor = _floor_and_truth(ring)

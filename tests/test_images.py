@@ -8,7 +8,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoregen import build, data, techniques
+from scoregen import build, data
+from scoregen.kernels import techniques
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError, DataError
 from scoregen.estimators import NoiseConditionalUNet

@@ -14,10 +14,10 @@ from scoregen.errors import ConfigError
 from scoregen.estimators import EmpiricalScore, NoiseConditionalMLP
 from scoregen.estimators.precond import Preconditioner
 from scoregen.kernels import GaussianLadder
-from scoregen.kernels.sde import VPSDE
+from scoregen.kernels import VPSDE
 from scoregen.objectives import DenoisingScoreMatching
 from scoregen.objectives.dsm import reference_target
-from scoregen.objectives.levels import noise_range, sample_sigma
+from scoregen.objectives.levels import sample_sigma
 from scoregen.training import TrainConfig
 
 sigmas = st.floats(1e-3, 50.0)
@@ -78,7 +78,7 @@ RING_KERNELS = [GaussianLadder(sigma_max=10.0, sigma_min=0.01, n_levels=10), VPS
 @given(seed=st.integers(0, 2**16))
 @settings(max_examples=20)
 def test_log_uniform_levels_cover_the_kernel_range_evenly_in_log_sigma(kernel, seed):
-    lo, hi = noise_range(kernel)
+    lo, hi = kernel.sigma_range()
     sigma = sample_sigma("log-uniform", kernel, 4000, torch.Generator().manual_seed(seed)).double()
     assert float(sigma.min()) >= lo * (1 - 1e-6) and float(sigma.max()) <= hi * (1 + 1e-6)
     u = (sigma.log() - math.log(lo)) / math.log(hi / lo)  # U(0, 1): mean ½, variance 1/12
@@ -93,7 +93,7 @@ def test_log_normal_levels_have_the_asked_moments_and_truncation_keeps_them_in_r
     log_sigma = sample_sigma(spec, kernel, 4000, torch.Generator().manual_seed(seed)).double().log()
     assert abs(float(log_sigma.mean()) - mean) < 5 * std / math.sqrt(4000)
     assert abs(float(log_sigma.std()) / std - 1) < 5 / math.sqrt(2 * 4000)
-    lo, hi = noise_range(kernel)
+    lo, hi = kernel.sigma_range()
     kept = sample_sigma({**spec, "truncate": True}, kernel, 4000, torch.Generator().manual_seed(seed)).double()
     assert float(kept.min()) >= lo * (1 - 1e-6) and float(kept.max()) <= hi * (1 + 1e-6)
 

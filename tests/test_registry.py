@@ -6,7 +6,8 @@ import pytest
 
 import scoregen
 from scoregen.errors import DuplicateComponentError, PluginLoadWarning, UnknownComponentError
-from scoregen.registry import Registry, get_registry, make_plugin_manager, registry_from
+from scoregen.plugins import get_registry, make_plugin_manager, registry_from
+from scoregen.registry import Registry
 
 
 def test_builtins_are_registered_through_the_hook_by_scoregen(registry):
@@ -84,7 +85,7 @@ def test_example_plugin_is_found_through_its_entry_point():
 
 
 def test_registry_is_not_built_at_import():
-    code = "import scoregen, scoregen.registry as r; assert r._REGISTRY is None; import sys; assert 'scoregen.builtins' not in sys.modules"
+    code = "import scoregen, scoregen.plugins as r; assert r._REGISTRY is None; import sys; assert 'scoregen.builtins' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -12,7 +12,7 @@ import math
 import attrs
 import torch
 
-from scoregen._tensor import append_dims, as_data
+from scoregen._tensor import append_dims, as_data, draw_device
 from scoregen.errors import ConfigError, DataError
 
 SCHEDULES = ("linear", "cosine")
@@ -64,12 +64,13 @@ class MaskingKernel:
             return 1.0 / t
         return (math.pi / 2) / torch.tan(math.pi / 4 * t)
 
-    def sample_t(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+    def sample_t(self, n: int, generator: torch.Generator | None = None, *, device=None) -> torch.Tensor:
         """Times for ``n`` training examples, ``[n]`` in ``(0, 1]``: stratified,
         ``t_i = (n − i − u)/n`` with one ``u ~ U[0, 1)``, so a batch covers ``(0, 1]`` evenly
-        (lower variance than i.i.d. times, same expectation)."""
-        u = torch.rand((), generator=generator, dtype=torch.float64)
-        t = (n - torch.arange(n, dtype=torch.float64) - u) / n
+        (lower variance than i.i.d. times, same expectation). On ``device`` (default: the generator's)."""
+        device = draw_device(generator, device)
+        u = torch.rand((), generator=generator, dtype=torch.float64, device=device)
+        t = (n - torch.arange(n, dtype=torch.float64, device=device) - u) / n
         return t.to(torch.float32)
 
     def perturb(self, x: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -78,9 +79,10 @@ class MaskingKernel:
         masked = u < append_dims(self.mask_prob(t).to(u.dtype), x.ndim)
         return torch.where(masked, torch.full_like(x, self.mask_id), x)
 
-    def prior_sample(self, shape, generator=None) -> torch.Tensor:
-        """The all-mask sequences of ``shape = [B, *E]`` (int64); nothing random."""
-        return torch.full(tuple(shape), self.mask_id, dtype=torch.int64)
+    def prior_sample(self, shape, generator=None, *, device=None) -> torch.Tensor:
+        """The all-mask sequences of ``shape = [B, *E]`` (int64) on ``device`` (default: the
+        generator's); nothing random."""
+        return torch.full(tuple(shape), self.mask_id, dtype=torch.int64, device=draw_device(generator, device))
 
     def as_data(self, x, event_shape=None, *, name: str = "data") -> torch.Tensor:
         """Tokens as an int64 tensor ``[N, *event_shape]``, checked to be integers in ``0 … V−1``."""

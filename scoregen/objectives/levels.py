@@ -17,7 +17,6 @@ import math
 import torch
 
 from scoregen.errors import ConfigError
-from scoregen.kernels.gaussian import GaussianLadder
 
 NAMES = ("kernel", "ladder", "log-uniform", "log-normal")
 
@@ -40,22 +39,16 @@ def check_sigma_distribution(value) -> None:
         raise ConfigError(f"log-normal std must be positive, got {spec.get('std')!r}")
 
 
-def noise_range(kernel) -> tuple[float, float]:
-    """``(σ_min, σ_max)``: the noise levels at the kernel's ``t_min`` and ``t_max``."""
-    t = torch.tensor([kernel.t_min, kernel.t_max], dtype=torch.float64)
-    lo, hi = kernel.noise_level(t).tolist()
-    return lo, hi
-
-
 def sample_sigma(value, kernel, n: int, generator) -> torch.Tensor:
     """``n`` noise levels from the distribution ``value`` (see the module), float32 ``[n]``."""
     spec = _spec(value)
     name = spec["name"]
     if name == "kernel":
         return kernel.sample_sigma(n, generator)
-    if name == "ladder":  # the ladder's own draw, also on kernels that train elsewhere (ve)
-        return GaussianLadder.sample_sigma(kernel, n, generator)
-    lo, hi = noise_range(kernel)
+    if name == "ladder":  # the ladder's levels, also on kernels that train elsewhere (ve)
+        sigmas = kernel.sigmas
+        return sigmas[torch.randint(len(sigmas), (n,), generator=generator)]
+    lo, hi = kernel.sigma_range()
     if name == "log-uniform":
         u = torch.rand(n, generator=generator, dtype=torch.float64)
         return torch.exp(math.log(lo) + u * math.log(hi / lo)).to(torch.float32)

@@ -49,7 +49,7 @@ class AnnealedLangevin:
     Because ``α_i/σ_i² = ε/σ_L²`` at every level, each level runs for the same number of its own
     relaxation times; ``ε/σ_L²`` must stay well below 2 for the discretisation to be accurate.
     ``step_lr="auto"`` takes ``ε`` from the ladder by NCSNv2's Technique 4
-    (:func:`scoregen.techniques.step_size`).
+    (:func:`scoregen.kernels.techniques.step_size`).
     Score evaluations: ``L · n_steps_each (+1)``.
 
     Imputes (``known``): at each level the known coordinates are held at one noised draw
@@ -73,7 +73,7 @@ class AnnealedLangevin:
         sigmas = kernel.sigmas.tolist()
         step_lr = self.step_lr
         if step_lr == "auto":
-            from scoregen.techniques import step_size
+            from scoregen.kernels.techniques import step_size
 
             step_lr = step_size(sigmas, self.n_steps_each)
         x = x_init

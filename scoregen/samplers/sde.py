@@ -1,7 +1,7 @@
 """Reverse-time SDE samplers (Song et al. 2021): Euler–Maruyama and predictor–corrector.
 
 They work on any kernel with the forward-SDE methods (``marginal``, ``drift``, ``diffusion``,
-``score``, ``time_grid``; see :mod:`scoregen.kernels.sde`), the NCSN ladder included. The reverse
+``score``, ``time_grid``; see :mod:`scoregen.kernels.base`), the NCSN ladder included. The reverse
 SDE of ``dx = f dt + g dW`` is ``dx = [f − g² ∇log p_t(x)] dt + g dW̄``, integrated from ``t = 1``
 to ``t_min`` on ``n_steps`` equal time steps. The prior draw ``x̂_1`` (estimator coordinates) is
 moved to the SDE's own, ``x_1 = m(1) x̂_1``; the result is returned in data coordinates,

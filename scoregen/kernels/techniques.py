@@ -2,7 +2,7 @@
 techniques for training score-based generative models"), in this library's step convention
 ``x ← x + (α/2) s + √α z`` with ``α_i = ε σ_i² / σ_L²``.
 
-- Technique 1: ``σ_1`` = the largest pairwise distance of the training data.
+- Technique 1: ``σ_1`` = the largest pairwise distance of the training data (:func:`max_pairwise_distance`).
 - Technique 2: the ratio ``γ = σ_{i−1}/σ_i`` such that ``Φ(√(2D)(γ−1) + 3γ) − Φ(√(2D)(γ−1) − 3γ)
   = ½`` (consecutive perturbed distributions overlap), then ``L = 1 + ⌈log(σ_1/σ_L) / log γ⌉``.
 - Technique 4: ``ε`` that makes the variance after ``T`` steps at level ``i``, started from
@@ -15,6 +15,15 @@ import attrs
 import torch
 
 from scoregen.errors import ConfigError
+
+
+def max_pairwise_distance(x: torch.Tensor, *, chunk: int = 2048) -> float:
+    """``max_{i,j} ‖x_i − x_j‖`` over a batch ``[N, *E]``, computed in row chunks (memory ``O(chunk·N)``)."""
+    flat = x.reshape(x.shape[0], -1).to(torch.float64)
+    best = 0.0
+    for start in range(0, flat.shape[0], chunk):
+        best = max(best, float(torch.cdist(flat[start : start + chunk], flat).max()))
+    return best
 
 
 def overlap(gamma: float, dim: int) -> float:
@@ -113,8 +122,6 @@ class Suggestion:
 
 def suggest(x: torch.Tensor, *, sigma_min: float = 0.01, n_steps_each: int = 5) -> Suggestion:
     """Apply Techniques 1, 2 and 4 to data ``x [N, *E]``."""
-    from scoregen.kernels.gaussian import max_pairwise_distance
-
     dim = math.prod(x.shape[1:])
     sigma_max = max_pairwise_distance(x)
     levels = n_levels(sigma_max, sigma_min, dim)

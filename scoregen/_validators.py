@@ -1,0 +1,127 @@
+"""The one set of parameter validators every component uses (attrs ``validator=`` callables).
+
+Each raises :class:`~scoregen.errors.ConfigError` naming the parameter and the value. Numbers are
+checked for type first (a step count is an ``int``, never ``2.5`` or ``True``), then for
+finiteness, then for range, so a bad value fails when the component is built, not deep inside a
+sampler.
+"""
+
+import difflib
+import math
+import numbers
+from collections.abc import Callable, Iterable
+
+from scoregen.errors import ConfigError
+
+Validator = Callable[[object, object, object], None]
+
+
+def _name(attribute) -> str:
+    return getattr(attribute, "name", str(attribute))
+
+
+def check_int(name: str, value, *, minimum: int | None = None) -> int:
+    """``value`` as an ``int`` (``bool`` and non-integral numbers refused), at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_real(
+    name: str,
+    value,
+    *,
+    positive: bool = False,
+    non_negative: bool = False,
+    below: float | None = None,
+    at_most: float | None = None,
+) -> float:
+    """``value`` as a finite ``float`` (``bool`` and strings refused) within the given range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be finite, got {value!r}")
+    if positive and not value > 0:
+        raise ConfigError(f"{name} must be positive, got {value!r}")
+    if non_negative and not value >= 0:
+        raise ConfigError(f"{name} must be non-negative, got {value!r}")
+    if below is not None and not value < below:
+        raise ConfigError(f"{name} must be below {below}, got {value!r}")
+    if at_most is not None and not value <= at_most:
+        raise ConfigError(f"{name} must be at most {at_most}, got {value!r}")
+    return value
+
+
+def check_choice(name: str, value, choices: Iterable[str]) -> str:
+    """``value`` one of ``choices``; otherwise the error lists them and the closest match."""
+    choices = list(choices)
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}{hint}")
+    return value
+
+
+def integer(minimum: int | None = None) -> Validator:
+    """attrs validator: an ``int`` of at least ``minimum``."""
+
+    def validate(instance, attribute, value) -> None:
+        check_int(_name(attribute), value, minimum=minimum)
+
+    return validate
+
+
+def real(*, positive: bool = False, non_negative: bool = False, below: float | None = None, at_most: float | None = None) -> Validator:
+    """attrs validator: a finite number in the given range."""
+
+    def validate(instance, attribute, value) -> None:
+        check_real(_name(attribute), value, positive=positive, non_negative=non_negative, below=below, at_most=at_most)
+
+    return validate
+
+
+def optional(validator: Validator) -> Validator:
+    """attrs validator: ``None`` or what ``validator`` accepts."""
+
+    def validate(instance, attribute, value) -> None:
+        if value is not None:
+            validator(instance, attribute, value)
+
+    return validate
+
+
+def or_auto(validator: Validator) -> Validator:
+    """attrs validator: the string ``"auto"`` or what ``validator`` accepts."""
+
+    def validate(instance, attribute, value) -> None:
+        if value != "auto":
+            if isinstance(value, str):
+                raise ConfigError(f"{_name(attribute)} must be a number or 'auto', got {value!r}")
+            validator(instance, attribute, value)
+
+    return validate
+
+
+def choice(*choices: str) -> Validator:
+    """attrs validator: one of ``choices``."""
+
+    def validate(instance, attribute, value) -> None:
+        check_choice(_name(attribute), value, choices)
+
+    return validate
+
+
+def boolean(instance, attribute, value) -> None:
+    """attrs validator: a real ``bool`` (``0``, ``"yes"`` refused)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{_name(attribute)} must be true or false, got {value!r}")
+
+
+positive = real(positive=True)
+non_negative = real(non_negative=True)
+count = integer(minimum=1)
+non_negative_count = integer(minimum=0)
+probability = real(non_negative=True, at_most=1.0)
