@@ -21,6 +21,8 @@ from scoregen.objectives import (
     VarianceReducedSSM,
 )
 from scoregen.samplers import AnnealedLangevin, Langevin, PredictorCorrector, ProbabilityFlowODE, ReverseSDE, Unmask
+from scoregen.samplers.guidance import Autoguidance, ClassifierFree, ClassifierGuidance
+from scoregen.samplers.posterior import DPS, MMPS, TDS, Replacement
 
 
 @hookimpl
@@ -56,3 +58,10 @@ def scoregen_register(registry) -> None:
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)
     registry.add("preset", "masked", presets.masked)
+    registry.add("guidance", "classifier-free", ClassifierFree)
+    registry.add("guidance", "classifier", ClassifierGuidance)
+    registry.add("guidance", "autoguidance", Autoguidance)
+    registry.add("posterior", "replacement", Replacement)
+    registry.add("posterior", "dps", DPS)
+    registry.add("posterior", "mmps", MMPS)
+    registry.add("posterior", "tds", TDS)

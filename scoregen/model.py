@@ -81,6 +81,39 @@ class ScoreModel:
         """``x`` checked and converted to the kernel's data ``[N, *event_shape]``."""
         return self._data_converter(x, self.event_shape, name=name)
 
+    # ----------------------------------------------------------------- conditioning (labels, guidance, measurements)
+
+    def _as_labels(self, labels, n: int) -> torch.Tensor | None:
+        """``labels`` checked against the estimator's classes, as int64 ``[n]`` (``None`` stays)."""
+        if labels is None:
+            return None
+        from scoregen.estimators.conditioning import check_labels, classes_of
+
+        return check_labels(labels, n, classes_of(self._require_estimator("take labels")))
+
+    def _conditioned(self, estimator, labels, guidance):
+        """The plain ``(x, σ) → score`` callable a sampler sees: ``labels [n]`` and ``guidance``
+        (a weight for classifier-free guidance, a registered name, a dict or an object) bound in."""
+        from scoregen.samplers.guidance import ClassifierFree, bind_labels
+
+        if guidance is None:
+            return estimator if labels is None else bind_labels(estimator, labels)
+        if isinstance(guidance, int | float) and not isinstance(guidance, bool):
+            guidance = ClassifierFree(weight=float(guidance))
+        return self._extension("guidance", guidance).bind(estimator, labels)
+
+    def _extension(self, kind: str, value):
+        """A ``guidance`` or ``posterior`` component from a registered name, a dict with ``name``
+        and parameters, or an object (used as it is)."""
+        if isinstance(value, str):
+            value = {"name": value}
+        if isinstance(value, dict):
+            if "name" not in value:
+                raise ConfigError(f"a {kind} given as a dict needs 'name'; known: {', '.join(self._registry.names(kind))}")
+            params = {k: v for k, v in value.items() if k != "name"}
+            return instantiate(kind, ComponentSpec(name=value["name"], params=params), self._registry)
+        return value
+
     @property
     def config(self) -> ModelConfig:
         """The configuration that rebuilds this model (derived from its parts)."""
@@ -126,16 +159,19 @@ class ScoreModel:
 
     # ----------------------------------------------------------------- the verbs
 
-    def loss(self, x, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The objective's scalar loss on a clean batch ``x [B, *E]`` (differentiable)."""
+    def loss(self, x, *, generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
+        """The objective's scalar loss on a clean batch ``x [B, *E]`` (differentiable), with
+        ``labels [B]`` for a conditional estimator (none dropped)."""
         data = self._as_data(x)
         self._prepare(data)
-        return self.objective.loss(self.estimator, self.kernel, data, generator=generator)
+        extra = {} if labels is None else {"labels": self._as_labels(labels, data.shape[0])}
+        return self.objective.loss(self.estimator, self.kernel, data, generator=generator, **extra)
 
     def fit(
         self,
         data,
         *,
+        labels=None,
         steps: int = 3000,
         batch_size: int = 128,
         lr: float = 1e-3,
@@ -168,14 +204,19 @@ class ScoreModel:
         go to ``out/metrics.jsonl`` and checkpoints (every ``checkpoint_every`` steps and at the
         end) to ``out/checkpoints/``; ``resume=True`` continues from the newest good one, exactly.
         See :func:`scoregen.training.train` (docs/training.md).
+
+        ``labels [N]`` (int64 classes ``0 … C−1``; or ``data`` given as a pair ``(x, labels)``)
+        train a model built with ``conditioning={"classes": C, "drop": p}`` (docs/conditioning.md).
         """
         from scoregen.training import TrainConfig, train
 
+        if labels is None and isinstance(data, tuple) and len(data) == 2:
+            data, labels = data
         config = TrainConfig(
             steps=steps, batch_size=batch_size, lr=lr, lr_decay=lr_decay, warmup=warmup, seed=seed, log_every=log_every,
             ema_decay=ema_decay, grad_clip=grad_clip, checkpoint_every=checkpoint_every,
         )
-        return train(self, data, config, out=out, resume=resume, progress=progress)
+        return train(self, data, config, labels=labels, out=out, resume=resume, progress=progress)
 
     def sample(
         self,
@@ -188,6 +229,10 @@ class ScoreModel:
         progress: bool = False,
         known=None,
         mask=None,
+        labels=None,
+        guidance=None,
+        measurement=None,
+        posterior=None,
     ) -> torch.Tensor:
         """Draw ``n`` samples ``[n, *event_shape]``: the kernel's prior, then the sampler.
 
@@ -202,12 +247,25 @@ class ScoreModel:
         Imputation: ``known [n or 1, *E]`` with a bool ``mask`` (broadcastable, true where known)
         samples the other coordinates given these (samplers with ``can_impute``; see
         :mod:`scoregen.samplers.impute`).
+
+        Conditioning (docs/conditioning.md): ``labels`` (an int or int64 ``[n]``) samples
+        ``p(x | c)``; ``guidance`` tilts it — a number is the classifier-free weight ``w``, or a
+        registered ``guidance`` (name, dict, object). ``measurement`` (a
+        :class:`~scoregen.samplers.posterior.Linear`) samples ``p(x | y)`` with the ``posterior``
+        sampler (a registered name, dict or object; default ``"mmps"``).
         """
         estimator = self._sampling_estimator("sample")
         if n < 1:
             raise ConfigError(f"n must be at least 1, got {n}")
         sampler = self.sampler if sampler is None else self._component("sampler", sampler)
         require_family(sampler, self.kernel)
+        estimator = self._conditioned(estimator, self._as_labels(labels, n), guidance)
+        if measurement is None and posterior is not None:
+            raise ConfigError("posterior= samples given a measurement: pass measurement=Linear(A, y, noise=...)")
+        if measurement is not None:
+            if labels is not None or known is not None or mask is not None:
+                raise ConfigError("measurement= cannot be combined with labels= or known=/mask= (yet)")
+            return self._sample_posterior(n, estimator, sampler, measurement, posterior, seed, generator, callback)
         extra = {}
         if known is not None or mask is not None:
             from scoregen.samplers.impute import condition
@@ -226,6 +284,18 @@ class ScoreModel:
             if progress:
                 callback.close()
 
+    def _sample_posterior(self, n, estimator, sampler, measurement, posterior, seed, generator, callback):
+        """``n`` draws of ``p(x | y)`` by the ``posterior`` sampler (:mod:`scoregen.samplers.posterior`)."""
+        posterior = self._extension("posterior", "mmps" if posterior is None else posterior)
+        require_family(posterior, self.kernel)
+        measurement.check(self.event_shape)
+        generator = _generator(seed, generator)
+        x_init = self.kernel.prior_sample((n, *self.event_shape), generator)
+        if isinstance(self.estimator, nn.Module):
+            self._sampling_estimator("sample").eval()
+        with torch.no_grad():
+            return posterior.sample(estimator, self.kernel, sampler, x_init, measurement, generator=generator, callback=callback)
+
     def log_prob(self, x, *, divergence: str = "auto", seed: int = 0, rtol: float = 1e-5, atol: float = 1e-5) -> torch.Tensor:
         """``log p(x)`` ``[N]`` in nats through the probability-flow ODE (see
         :func:`scoregen.likelihood.log_prob`): the density of the data perturbed at the kernel's
@@ -243,12 +313,14 @@ class ScoreModel:
 
         return likelihood.bits_per_dim(self.log_prob(x, **kwargs), self.event_shape)
 
-    def score(self, x, sigma) -> torch.Tensor:
-        """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or ``[B]``."""
+    def score(self, x, sigma, *, labels=None) -> torch.Tensor:
+        """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or
+        ``[B]``; ``labels`` (an int or ``[B]``) gives the conditional score ``s(x, σ | c)``."""
         estimator = self._sampling_estimator("evaluate the score")
         data = as_data(x, self.event_shape, name="x")
+        extra = {} if labels is None else {"labels": self._as_labels(labels, data.shape[0])}
         with torch.no_grad():
-            return estimator(data, as_sigma(sigma, data.shape[0], data))
+            return estimator(data, as_sigma(sigma, data.shape[0], data), **extra)
 
     # ----------------------------------------------------------------- persistence
 
@@ -334,7 +406,8 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, **override
     Each of ``kernel``, ``estimator``, ``objective``, ``sampler`` may be overridden by a registered
     name, a dict of parameters for the preset's component (or with ``name`` for another one), or
     an object (used as it is, no registration needed). ``event_shape`` and ``seed`` (the initial
-    weights) may be overridden too::
+    weights) may be overridden too, and ``conditioning={"classes": C, "drop": p}`` conditions the
+    estimator on labels (a parameter of the network, saved with it; docs/conditioning.md)::
 
         build("ncsn", sampler="langevin", objective={"levels": "all"}, estimator=my_net)
     """
@@ -345,10 +418,11 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, **override
         config = registry.get("preset", name_or_config).factory()
     else:
         raise ConfigError(f"build takes a preset name or a ModelConfig, got {type(name_or_config).__name__}")
-    allowed = (*PARTS, "event_shape", "seed")
+    allowed = (*PARTS, "event_shape", "seed", "conditioning")
     unknown = set(overrides) - set(allowed)
     if unknown:
         raise ConfigError(f"unknown override(s) {sorted(unknown)}; build accepts {', '.join(allowed)}")
+    conditioning = overrides.pop("conditioning", None)
     changes, objects = {}, {}
     for key, value in overrides.items():
         if key in PARTS and not isinstance(value, str | dict):
@@ -357,6 +431,10 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, **override
             changes[key] = _override_spec(getattr(config, key), value)
         else:
             changes[key] = value
+    if conditioning is not None:
+        if "estimator" in objects:
+            raise ConfigError("conditioning= configures a registered estimator; an estimator object is conditioned by itself")
+        changes["estimator"] = _override_spec(changes.get("estimator", config.estimator), {"conditioning": conditioning})
     return ScoreModel(attrs.evolve(config, **changes), components=objects, registry=registry)
 
 

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from scoregen.errors import ConfigError
+from scoregen.estimators.conditioning import Conditioning, embedding, refuse_labels
 from scoregen.estimators.precond import Preconditioner
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "softplus": nn.Softplus, "elu": nn.ELU}
@@ -17,8 +18,10 @@ class NoiseConditionalMLP(nn.Module):
     The division by ``σ`` (NCSNv2, Song & Ermon 2020) makes the network predict ``σ s ≈ −z``, whose
     scale is the same at every level. ``preconditioning`` chooses how ``f`` becomes a score
     (``"ncsn"``, ``"edm"`` with ``sigma_data``, or ``"none"``; :mod:`scoregen.estimators.precond`).
+    ``conditioning={"classes": C, "drop": p}`` appends a learned label embedding to the input
+    (:mod:`scoregen.estimators.conditioning`): ``s(x, σ, labels=c)``, and the null token without.
 
-    Shapes: ``x [B, *event_shape]``, ``sigma [B]`` → ``[B, *event_shape]``.
+    Shapes: ``x [B, *event_shape]``, ``sigma [B]``, ``labels [B]`` → ``[B, *event_shape]``.
     """
 
     def __init__(
@@ -29,8 +32,10 @@ class NoiseConditionalMLP(nn.Module):
         activation: str = "silu",
         preconditioning: str = "ncsn",
         sigma_data: float | str = "auto",
+        conditioning: dict | None = None,
     ) -> None:
         super().__init__()
+        self.conditioning = Conditioning.of(conditioning)
         if activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
         if not hidden or any(int(h) < 1 for h in hidden):
@@ -43,9 +48,12 @@ class NoiseConditionalMLP(nn.Module):
             "activation": activation,
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
+            "conditioning": None if self.conditioning is None else self.conditioning.to_dict(),
         }
         dim = math.prod(self.event_shape)
-        widths = [dim + 1, *(int(h) for h in hidden)]
+        self.label_embedding = embedding(self.conditioning, 32)
+        label_width = 0 if self.label_embedding is None else self.label_embedding.table.embedding_dim
+        widths = [dim + 1 + label_width, *(int(h) for h in hidden)]
         layers: list[nn.Module] = []
         for w_in, w_out in zip(widths, widths[1:]):
             layers += [nn.Linear(w_in, w_out), ACTIVATIONS[activation]()]
@@ -57,9 +65,19 @@ class NoiseConditionalMLP(nn.Module):
         self.precond.fit_data(x)
         return self
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    @property
+    def n_classes(self) -> int | None:
+        """The number of classes it is conditioned on (``None``: unconditional)."""
+        return None if self.conditioning is None else self.conditioning.classes
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         flat = self.precond.network_input(x, sigma).flatten(1)  # [B, D] stays a view: no extra autograd node
-        out = self.net(torch.cat([flat, sigma.log()[:, None].to(flat.dtype)], dim=1))
+        inputs = [flat, sigma.log()[:, None].to(flat.dtype)]
+        if self.label_embedding is None:
+            refuse_labels(self, labels)
+        else:
+            inputs.append(self.label_embedding(labels, x.shape[0], x.device).to(flat.dtype))
+        out = self.net(torch.cat(inputs, dim=1))
         if x.ndim > 2:
             out = out.reshape(x.shape)
         return self.precond.score(out, x, sigma)

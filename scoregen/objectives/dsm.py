@@ -7,7 +7,7 @@ import torch
 from scoregen._tensor import append_dims, randn_like
 from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
-from scoregen.objectives.base import GaussianObjective, LossTerms
+from scoregen.objectives.base import GaussianObjective, LossTerms, conditioned
 
 
 def _non_negative(instance, attribute, value) -> None:
@@ -62,9 +62,10 @@ class DenoisingScoreMatching(GaussianObjective):
         rows = torch.randint(self._data.shape[0], (int(self.reference),), generator=generator)
         return torch.cat([x.detach(), self._data[rows].to(x.device, x.dtype)])
 
-    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
+    def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
         require_family(self, kernel)
         x_rep, sigma = self.draw(kernel, x, generator)
+        estimator = conditioned(estimator, labels, x_rep.shape[0])
         z = randn_like(x_rep, generator)
         x_tilde = kernel.perturb(x_rep, sigma, noise=z)
         if self.reference:

@@ -5,7 +5,7 @@ import attrs
 from scoregen.errors import ConfigError
 from scoregen.jacobian import jacobian_trace
 from scoregen.kernels.base import require_family
-from scoregen.objectives.base import GaussianObjective, LossTerms
+from scoregen.objectives.base import GaussianObjective, LossTerms, conditioned
 
 
 def _check_chunk_size(instance, attribute, value) -> None:
@@ -36,9 +36,10 @@ class ImplicitScoreMatching(GaussianObjective):
 
     chunk_size: int | None = attrs.field(default=None, validator=_check_chunk_size)
 
-    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
+    def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
         require_family(self, kernel)
         x, sigma = self.draw(kernel, x, generator)
+        estimator = conditioned(estimator, labels, x.shape[0])
         x_tilde = kernel.perturb(x, sigma, generator)
         score, trace = jacobian_trace(lambda y: estimator(y, sigma), x_tilde, chunk_size=self.chunk_size)
         half_sq = 0.5 * score.pow(2).flatten(1).sum(dim=1)

@@ -6,7 +6,7 @@ import attrs
 import torch
 
 from scoregen.kernels.base import require_family
-from scoregen.objectives.base import LossTerms
+from scoregen.objectives.base import LossTerms, conditioned
 
 
 @attrs.frozen(kw_only=True)
@@ -23,21 +23,22 @@ class MaskedCrossEntropy:
 
     families = ("masking",)
 
-    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
-        """``x [B, *E]`` int64 → ``LossTerms(loss [B] in bits per token, sigma = t [B])``."""
+    def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
+        """``x [B, *E]`` int64 (``labels [B]`` for a conditional denoiser) →
+        ``LossTerms(loss [B] in bits per token, sigma = t [B])``."""
         require_family(self, kernel)
         t = kernel.sample_t(x.shape[0], generator).to(x.device)
         x_t = kernel.perturb(x, t, generator)
-        logits = estimator(x_t, t)
+        logits = conditioned(estimator, labels, x.shape[0])(x_t, t)
         kernel.check_logits(logits, x)
         log_p = torch.log_softmax(logits.float(), dim=-1).gather(-1, x[..., None]).squeeze(-1)
         nll = torch.where(x_t == kernel.mask_id, -log_p, torch.zeros_like(log_p)).flatten(1).sum(dim=1)
         positions = x[0].numel()
         return LossTerms(loss=kernel.elbo_weight(t) * nll / (positions * math.log(2)), sigma=t)
 
-    def loss(self, estimator, kernel, x, *, generator=None) -> torch.Tensor:
+    def loss(self, estimator, kernel, x, *, generator=None, labels=None) -> torch.Tensor:
         """The scalar loss: the mean of :meth:`per_sample`."""
-        return self.per_sample(estimator, kernel, x, generator=generator).mean()
+        return self.per_sample(estimator, kernel, x, generator=generator, labels=labels).mean()
 
     @torch.no_grad()
     def bound(self, estimator, kernel, x, *, repeats: int = 8, batch_size: int = 512, generator=None) -> tuple[float, float]:

@@ -8,7 +8,7 @@ import torch
 from scoregen.errors import ConfigError
 from scoregen.jacobian import projected_jacobian
 from scoregen.kernels.base import require_family
-from scoregen.objectives.base import GaussianObjective, LossTerms
+from scoregen.objectives.base import GaussianObjective, LossTerms, conditioned
 
 
 def _check_projection(instance, attribute, value) -> None:
@@ -50,9 +50,10 @@ class SlicedScoreMatching(GaussianObjective):
     n_projections: int = attrs.field(default=1, validator=_check_n_projections)
     projection: Literal["gaussian", "rademacher"] = attrs.field(default="rademacher", validator=_check_projection)
 
-    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
+    def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
         require_family(self, kernel)
         x, sigma = self.draw(kernel, x, generator)
+        estimator = conditioned(estimator, labels, x.shape[0])
         x_tilde = kernel.perturb(x, sigma, generator)
         v = projections(self.projection, (self.n_projections, *x.shape), generator, like=x)
         score, quad = projected_jacobian(lambda y: estimator(y, sigma), x_tilde, v)

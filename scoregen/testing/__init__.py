@@ -6,7 +6,7 @@ public for plugin authors and users.
 - Assertions: :func:`assert_score_close`, :func:`assert_objective_consistent`,
   :func:`assert_sampler_recovers`.
 - Conformance checks: :func:`check_kernel`, :func:`check_estimator`, :func:`check_objective`,
-  :func:`check_sampler`.
+  :func:`check_sampler`, :func:`check_posterior_sampler` (against an exact posterior).
 - hypothesis settings profiles ``dev`` (20 examples, the quick default) and ``ci`` (200 examples),
   registered on import unless a profile of that name exists; select one with
   ``pytest --hypothesis-profile=ci`` or ``settings.load_profile("ci")``.
@@ -22,6 +22,7 @@ from scoregen.testing.assertions import (
     assert_score_close,
     default_mixture,
 )
+from scoregen.testing.posterior_checks import check_posterior_sampler
 from scoregen.testing.conformance import (
     UnitGaussianScore,
     check_estimator,
@@ -56,6 +57,7 @@ __all__ = [
     "check_estimator",
     "check_kernel",
     "check_objective",
+    "check_posterior_sampler",
     "check_sampler",
     "default_mixture",
     "register_profiles",

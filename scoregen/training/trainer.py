@@ -14,6 +14,7 @@ import torch
 from scoregen import io
 from scoregen.config import ModelConfig, instantiate
 from scoregen.errors import CheckpointError, ConfigError
+from scoregen.estimators.conditioning import drop_labels
 from scoregen.objectives.base import level_index
 from scoregen.training import distributed
 from scoregen.training.checkpoint import checkpoint_dirs, latest_checkpoint, write_checkpoint
@@ -86,16 +87,18 @@ def _fingerprint(x: torch.Tensor) -> str:
 class _Run:
     """One call of :func:`train`: the state that a checkpoint must capture."""
 
-    def __init__(self, model, x, config: TrainConfig, out):
+    def __init__(self, model, x, config: TrainConfig, out, labels=None):
         self.rank, self.world = distributed.setup()
         shards = config.shards or self.world
         _check(shards % self.world == 0, f"shards={shards} must be a multiple of the number of processes {self.world}")
         _check(config.batch_size % shards == 0, f"batch_size {config.batch_size} must be divisible by shards={shards}")
         self.model, self.config = model, attrs.evolve(config, shards=shards)
-        self.fingerprint = _fingerprint(x)
+        self.fingerprint = _fingerprint(x) if labels is None else _fingerprint(x) + _fingerprint(labels)
         self.data_shape = list(x.shape)
         self.mine = range(self.rank * shards // self.world, (self.rank + 1) * shards // self.world)
         self.shard_data = [x[s::shards] for s in self.mine]
+        self.shard_labels = [None if labels is None else labels[s::shards] for s in self.mine]
+        self.drop = getattr(getattr(model.estimator, "conditioning", None), "drop", 0.0)
         self.shard_batch = config.batch_size // shards
         self.generators = [torch.Generator().manual_seed(config.seed + 1_000_003 * s) for s in self.mine]
         self.params = model.parameters()
@@ -232,9 +235,10 @@ class _Run:
                 for group in self.optimizer.param_groups:
                     group["lr"] = config.lr_at(self.k)
                 losses, sigmas = [], []
-                for x, generator in zip(self.shard_data, self.generators):
-                    batch = x[torch.randint(len(x), (self.shard_batch,), generator=generator)]
-                    terms = model.objective.per_sample(net, model.kernel, batch, generator=generator)
+                for x, y, generator in zip(self.shard_data, self.shard_labels, self.generators):
+                    rows = torch.randint(len(x), (self.shard_batch,), generator=generator)
+                    extra = {} if y is None else {"labels": drop_labels(y[rows], self.drop, generator)}
+                    terms = model.objective.per_sample(net, model.kernel, x[rows], generator=generator, **extra)
                     losses.append(terms.loss)
                     sigmas.append(terms.sigma)
                 loss = losses[0] if len(losses) == 1 else torch.cat(losses)
@@ -274,8 +278,14 @@ def _line_step(line: str) -> float:
         return math.inf  # a torn last line from the crash
 
 
-def train(model, data, config: TrainConfig | None = None, *, out=None, resume: bool = False, progress: bool = True):
+def train(
+    model, data, config: TrainConfig | None = None, *, labels=None, out=None, resume: bool = False, progress: bool = True
+):
     """Train ``model``'s estimator on ``data [N, *E]`` with :class:`TrainConfig` ``config``.
+
+    ``labels [N]`` (int64 classes) train a conditional estimator: each batch carries its rows'
+    labels, each replaced by the null token with the estimator's ``conditioning.drop``
+    probability (drawn from the shard's generator), to the objective's ``labels=``.
 
     Each step draws a batch with replacement, one noise level per example, and takes an Adam step
     on the objective's mean (gradients averaged over processes under ``torchrun``); the EMA is
@@ -287,10 +297,11 @@ def train(model, data, config: TrainConfig | None = None, *, out=None, resume: b
     config = config or TrainConfig()
     x = model._as_data(data)
     model._prepare(x)
+    labels = model._as_labels(labels, x.shape[0])
     if not model.parameters() and hasattr(model.estimator, "with_data"):
         return model  # exact given the data it just took (``empirical``): nothing to train
     _check(resume is False or out is not None, "resume=True needs the output folder of the run (out=...)")
-    run = _Run(model, x, config, out)
+    run = _Run(model, x, config, out, labels)
     if run.out is not None and not resume and checkpoint_dirs(run.out / CHECKPOINTS):
         raise ConfigError(f"{run.out} holds checkpoints of an earlier run: resume it, or train into another folder")
     if run.out is not None and run.rank == 0:
