@@ -79,7 +79,7 @@ def cfg_table(n: int, seed: int, weights: list[float]) -> None:
     model = build("ve-sde", estimator=MixtureScore.from_mixture(problem), event_shape=(2,), sampler={"n_steps": 200})
     grid = Grid2D(-6.0, 6.0, 24)
     print(f"\nClassifier-free guidance with exact scores vs p(x|c)^w p(x)^(1-w), class 1, n = {n}, 24×24 grid on [−6, 6]²\n")
-    print("| w | TV(CFG, tilted) | TV floor | mass of class 0's mode: CFG | tilted |")
+    print("| w | TV(CFG, tilted) | TV floor | mass at x₁ < 0: CFG | tilted |")
     print("|---|---|---|---|---|")
     left = grid.centres[:, 0] < 0
     for w in weights:

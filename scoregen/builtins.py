@@ -11,6 +11,7 @@ from scoregen.estimators import (
     NoiseConditionalMLP,
     NoiseConditionalUNet,
 )
+from scoregen.estimators.classifier import NoiseConditionalClassifier, NoisyClassification
 from scoregen.hookspecs import hookimpl
 from scoregen.kernels import VESDE, VPSDE, CosineVP, EDMKernel, FlowKernel, GaussianLadder, MaskingKernel, SubVPSDE
 from scoregen.objectives import (
@@ -65,3 +66,5 @@ def scoregen_register(registry) -> None:
     registry.add("posterior", "dps", DPS)
     registry.add("posterior", "mmps", MMPS)
     registry.add("posterior", "tds", TDS)
+    registry.add("estimator", "classifier", NoiseConditionalClassifier)
+    registry.add("objective", "noisy-ce", NoisyClassification)

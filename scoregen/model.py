@@ -83,24 +83,30 @@ class ScoreModel:
 
     # ----------------------------------------------------------------- conditioning (labels, guidance, measurements)
 
-    def _as_labels(self, labels, n: int) -> torch.Tensor | None:
-        """``labels`` checked against the estimator's classes, as int64 ``[n]`` (``None`` stays)."""
+    def _as_labels(self, labels, n: int, classes: int | None = None) -> torch.Tensor | None:
+        """``labels`` checked against ``classes`` (default: the estimator's), as int64 ``[n]``
+        (``None`` stays)."""
         if labels is None:
             return None
         from scoregen.estimators.conditioning import check_labels, classes_of
 
-        return check_labels(labels, n, classes_of(self._require_estimator("take labels")))
+        return check_labels(labels, n, classes or classes_of(self._require_estimator("take labels")))
 
-    def _conditioned(self, estimator, labels, guidance):
-        """The plain ``(x, σ) → score`` callable a sampler sees: ``labels [n]`` and ``guidance``
-        (a weight for classifier-free guidance, a registered name, a dict or an object) bound in."""
+    def _conditioned(self, estimator, labels, guidance, n: int):
+        """The plain ``(x, σ) → score`` callable a sampler sees: ``labels`` (checked, ``[n]``) and
+        ``guidance`` (a weight for classifier-free guidance, a registered name, a dict or an
+        object) bound in. A classifier guide may bring the classes an unconditional model lacks."""
+        from scoregen.estimators.conditioning import classes_of
         from scoregen.samplers.guidance import ClassifierFree, bind_labels
 
-        if guidance is None:
-            return estimator if labels is None else bind_labels(estimator, labels)
         if isinstance(guidance, int | float) and not isinstance(guidance, bool):
             guidance = ClassifierFree(weight=float(guidance))
-        return self._extension("guidance", guidance).bind(estimator, labels)
+        if guidance is not None:
+            guidance = self._extension("guidance", guidance)
+        labels = self._as_labels(labels, n, classes_of(estimator) or classes_of(guidance))
+        if guidance is None:
+            return estimator if labels is None else bind_labels(estimator, labels)
+        return guidance.bind(estimator, labels)
 
     def _extension(self, kind: str, value):
         """A ``guidance`` or ``posterior`` component from a registered name, a dict with ``name``
@@ -259,7 +265,7 @@ class ScoreModel:
             raise ConfigError(f"n must be at least 1, got {n}")
         sampler = self.sampler if sampler is None else self._component("sampler", sampler)
         require_family(sampler, self.kernel)
-        estimator = self._conditioned(estimator, self._as_labels(labels, n), guidance)
+        estimator = self._conditioned(estimator, labels, guidance, n)
         if measurement is None and posterior is not None:
             raise ConfigError("posterior= samples given a measurement: pass measurement=Linear(A, y, noise=...)")
         if measurement is not None:

@@ -7,7 +7,7 @@ import torch
 
 from scoregen import build, load
 from scoregen.errors import ConfigError, DataError
-from scoregen.estimators import MaskedMLP, NoiseConditionalMLP, NoiseConditionalUNet
+from scoregen.estimators import MaskedMLP, MaskedTransformer, NoiseConditionalMLP, NoiseConditionalUNet
 from scoregen.estimators.conditioning import NULL_LABEL, check_labels, drop_labels
 
 
@@ -38,10 +38,18 @@ def test_networks_take_labels_and_the_null_token(net, x):
     assert net.n_classes == 3
 
 
-def test_masked_denoiser_takes_labels():
-    net = MaskedMLP((6,), vocab_size=2, hidden=(16,), conditioning={"classes": 4})
+@pytest.mark.parametrize(
+    "net",
+    [
+        MaskedMLP((6,), vocab_size=2, hidden=(16,), conditioning={"classes": 4}),
+        MaskedTransformer((6,), vocab_size=2, d_model=8, n_heads=2, conditioning={"classes": 4}),
+    ],
+)
+def test_masked_denoisers_take_labels(net):
     x_t = torch.tensor([[2, 0, 2, 1, 2, 2]] * 2)
-    assert net(x_t, torch.full((2,), 0.5), labels=torch.tensor([1, 3])).shape == (2, 6, 2)
+    t = torch.full((2,), 0.5)
+    cond = net(x_t, t, labels=torch.tensor([1, 3]))
+    assert cond.shape == (2, 6, 2) and not torch.allclose(cond[x_t == 2], net(x_t, t)[x_t == 2])
 
 
 def test_unconditioned_network_refuses_labels():
@@ -115,3 +123,13 @@ def test_labelled_loss_differs_with_labels():
     model = build("ncsn", conditioning={"classes": 3})
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
     assert not torch.equal(model.loss(x, labels=y, generator=g()), model.loss(x, generator=g()))
+
+
+def test_masked_model_trains_and_samples_with_labels_and_guidance():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(2, (64,), generator=g)
+    tokens = y[:, None].expand(64, 8).clone()  # class c: all tokens c
+    model = build("masked", estimator={"hidden": [32]}, conditioning={"classes": 2})
+    model.fit(tokens, labels=y, steps=5, batch_size=16, progress=False)
+    x = model.sample(4, labels=1, guidance=2.0, seed=0)
+    assert x.shape == (4, 8) and bool(((x == 0) | (x == 1)).all())

@@ -105,3 +105,19 @@ def test_classifier_free_guidance_on_masked_logits_keeps_visible_tokens():
     visible = x_t != 2
     assert torch.equal(logits[visible], net(x_t, torch.full((4,), 0.5))[visible])
     assert bool(torch.isfinite(logits[~visible]).all())
+
+
+def test_a_trained_noise_conditional_classifier_guides_towards_its_class():
+    g = torch.Generator().manual_seed(0)
+    x, y = _problem().sample(2048, g)
+    clf = build("ve-sde", estimator={"name": "classifier", "classes": 2, "hidden": [32, 32]}, objective="noisy-ce")
+    clf.fit(x.float(), labels=y, steps=300, batch_size=256, lr=3e-3, progress=False)
+    with torch.no_grad():
+        logits = clf.estimator(torch.tensor([[-2.0, 0.0], [2.0, 0.0]]), torch.full((2,), 0.05))
+    assert logits.argmax(1).tolist() == [0, 1]
+    model = build("ve-sde", estimator=MixtureScore.from_mixture(_problem().mixture), event_shape=(2,), sampler={"n_steps": 50})
+    guided = model.sample(300, labels=0, guidance={"name": "classifier", "classifier": clf, "weight": 2.0}, seed=0)
+    near = _problem().mixture.responsibilities(guided.double()).argmax(1)
+    assert float((near == 0).double().mean()) > 0.8  # 0.4 unguided
+    with pytest.raises(ConfigError):
+        clf.fit(x.float(), steps=1, progress=False)  # noisy-ce needs labels

@@ -81,15 +81,24 @@ class ClassifierFree:
 @attrs.frozen(kw_only=True, eq=False)
 class ClassifierGuidance:
     """``s_w = s(x, σ) + w ∇ₓ log softmax(classifier(x, σ))[c]``: the model's unconditional score
-    tilted by a noise-conditional classifier ``classifier(x, σ) → logits [B, C]`` (a trained
-    ``classifier`` estimator, or ``MixtureScore.class_logits`` for the exact one)."""
+    tilted by a noise-conditional classifier ``classifier(x, σ) → logits [B, C]`` (a model with
+    the ``classifier`` estimator trained by ``noisy-ce``, or ``MixtureScore.class_logits`` for the
+    exact one)."""
 
     classifier: Callable = attrs.field(default=None)
     weight: float = attrs.field(default=1.0, validator=v.real())
 
     def __attrs_post_init__(self) -> None:
+        if hasattr(self.classifier, "_sampling_estimator"):  # a ScoreModel trained with noisy-ce
+            object.__setattr__(self, "classifier", self.classifier._sampling_estimator("guide"))
         if not callable(self.classifier):
             raise ConfigError("classifier guidance needs classifier=a callable (x, sigma) -> logits [B, C]")
+
+    @property
+    def n_classes(self) -> int | None:
+        """The classifier's number of classes, where it says (``n_classes``)."""
+        owner = getattr(self.classifier, "__self__", self.classifier)  # a bound method: its object's
+        return getattr(owner, "n_classes", None)
 
     def log_prob_grad(self, x: torch.Tensor, sigma: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """``∇ₓ log p(c | x, σ)`` ``[B, *E]`` by autograd through the classifier."""
