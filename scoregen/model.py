@@ -136,6 +136,8 @@ class ScoreModel:
         self,
         data,
         *,
+        labels=None,
+        num_workers: int = 0,
         steps: int = 3000,
         batch_size: int = 128,
         lr: float = 1e-3,
@@ -150,7 +152,12 @@ class ScoreModel:
         checkpoint_every: int = 0,
         resume: bool = False,
     ) -> "ScoreModel":
-        """Train the estimator with Adam on batches drawn (with replacement) from ``data [N, *E]``.
+        """Train the estimator with Adam on batches drawn (with replacement) from ``data``.
+
+        ``data`` is a tensor or array ``[N, *E]`` (``labels [N]`` beside it), a map-style
+        ``Dataset`` (``(x, y)`` items keep ``y`` as the label, never in the data), a ``DataLoader``
+        or other iterable (streamed), or a path: an image folder, ``.npy``, ``.npz``, ``.csv``
+        (docs/data.md). ``num_workers`` processes read a map-style set ahead of the steps.
 
         ``lr_decay="cosine"`` anneals the learning rate from ``lr`` to 0 over the run
         (``lr_k = lr · ½(1 + cos(π (k−1) / steps))``); ``"none"`` keeps it constant; ``warmup``
@@ -175,7 +182,7 @@ class ScoreModel:
             steps=steps, batch_size=batch_size, lr=lr, lr_decay=lr_decay, warmup=warmup, seed=seed, log_every=log_every,
             ema_decay=ema_decay, grad_clip=grad_clip, checkpoint_every=checkpoint_every,
         )
-        return train(self, data, config, out=out, resume=resume, progress=progress)
+        return train(self, data, config, labels=labels, num_workers=num_workers, out=out, resume=resume, progress=progress)
 
     def sample(
         self,

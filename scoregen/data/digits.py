@@ -43,3 +43,11 @@ def digits_tokens(split: str = "train", *, threshold: int = 8) -> torch.Tensor:
     (int64): a pixel (grey level ``0 … 16``) is token 1 if it is at least ``threshold``, else 0,
     read row by row. Needs scikit-learn (the ``digits`` extra)."""
     return (digits(split) * 16 >= threshold).flatten(1).to(torch.int64)
+
+
+def digits_dataset(split: str = "train", *, labels: bool = False):
+    """The registered dataset ``digits``: :func:`digits` of ``split``, with the classes beside
+    the images when ``labels`` (a :class:`~scoregen.data.files.Labelled`)."""
+    from scoregen.data.files import Labelled
+
+    return Labelled(*digits(split, labels=True)) if labels else digits(split)

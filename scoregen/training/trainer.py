@@ -13,6 +13,7 @@ import torch
 
 from scoregen import io
 from scoregen.config import ModelConfig, instantiate
+from scoregen.data.sources import StreamSource, as_source
 from scoregen.errors import CheckpointError, ConfigError
 from scoregen.objectives.base import level_index
 from scoregen.training import distributed
@@ -79,23 +80,53 @@ class TrainConfig:
         return ramp * self.lr * 0.5 * (1.0 + math.cos(math.pi * (k - 1) / max(self.steps, 1)))
 
 
-def _fingerprint(x: torch.Tensor) -> str:
-    return hashlib.sha256(x.contiguous().numpy().tobytes()).hexdigest()[:16]
+def step_seed(seed: int, shard: int, step: int) -> int:
+    """The seed of the rows shard ``shard`` reads at step ``step`` of a run seeded ``seed``."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}/{shard}/{step}".encode(), digest_size=8).digest(), "little")
+
+
+class StepRows(torch.utils.data.Dataset):
+    """Item ``k``: the batch of each shard in ``shards`` for step ``k``, read from a row source.
+
+    Shard ``s`` of ``S`` holds rows ``s, s + S, …`` of the ``N`` and draws ``per_shard`` of them
+    with replacement from a generator seeded by ``(seed, s, k)`` alone (:func:`step_seed`): the
+    rows of any step are known without replaying the run, so a resumed run reads what the
+    uninterrupted one read, and worker processes can fetch steps ahead.
+    """
+
+    def __init__(self, source, *, seed: int, n_shards: int, shards: range, per_shard: int):
+        self.source, self.seed, self.n_shards, self.shards, self.per_shard = source, seed, n_shards, shards, per_shard
+        self.held = [len(range(s, len(source), n_shards)) for s in shards]
+
+    def index(self, shard: int, held: int, step: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(step_seed(self.seed, shard, step))
+        return shard + self.n_shards * torch.randint(held, (self.per_shard,), generator=generator)
+
+    def __getitem__(self, step: int) -> list:
+        return [self.source.rows(self.index(s, held, step)) for s, held in zip(self.shards, self.held)]
+
+
+def _as_is(item):
+    return item
 
 
 class _Run:
     """One call of :func:`train`: the state that a checkpoint must capture."""
 
-    def __init__(self, model, x, config: TrainConfig, out):
+    def __init__(self, model, source, config: TrainConfig, out, num_workers: int = 0):
         self.rank, self.world = distributed.setup()
         shards = config.shards or self.world
         _check(shards % self.world == 0, f"shards={shards} must be a multiple of the number of processes {self.world}")
         _check(config.batch_size % shards == 0, f"batch_size {config.batch_size} must be divisible by shards={shards}")
         self.model, self.config = model, attrs.evolve(config, shards=shards)
-        self.fingerprint = _fingerprint(x)
-        self.data_shape = list(x.shape)
+        self.source, self.num_workers = source, num_workers
+        self.fingerprint = source.fingerprint
+        self.streamed = isinstance(source, StreamSource)
+        self.data_shape = [None if self.streamed else len(source), *model.event_shape]
+        if not self.streamed:
+            _check(len(source) >= shards, f"{len(source)} rows cannot fill shards={shards}")
+        _check(not (self.streamed and num_workers), "num_workers reads a map-style data set; a DataLoader brings its own workers")
         self.mine = range(self.rank * shards // self.world, (self.rank + 1) * shards // self.world)
-        self.shard_data = [x[s::shards] for s in self.mine]
         self.shard_batch = config.batch_size // shards
         self.generators = [torch.Generator().manual_seed(config.seed + 1_000_003 * s) for s in self.mine]
         self.params = model.parameters()
@@ -217,6 +248,22 @@ class _Run:
                 f.write(json.dumps({**entry, "elapsed_s": round(time.perf_counter() - started, 3)}) + "\n")
         return entry
 
+    def feed(self):
+        """The shards' batches of steps ``k + 1, k + 2, …``: one list of :class:`Batch` per step."""
+        shards = self.config.shards
+        if self.streamed:
+            batches = self.source.batches(self.config.batch_size, skip=self.k * self.config.batch_size)
+            return ([batch.select(slice(s, None, shards)) for s in self.mine] for batch in batches)
+        steps = range(self.k + 1, self.config.steps + 1)
+        reader = StepRows(self.source, seed=self.config.seed, n_shards=shards, shards=self.mine, per_shard=self.shard_batch)
+        if not self.num_workers:
+            return map(reader.__getitem__, steps)
+        loader = torch.utils.data.DataLoader(
+            reader, batch_size=None, sampler=steps, num_workers=self.num_workers, collate_fn=_as_is,
+            generator=torch.Generator().manual_seed(0),  # keeps the global RNG untouched
+        )
+        return iter(loader)
+
     def run(self, progress: bool) -> None:
         from tqdm.auto import tqdm
 
@@ -226,15 +273,15 @@ class _Run:
         started = time.perf_counter()
         model.estimator.train()
         every = config.checkpoint_every
+        feed = self.feed()
         with tqdm(total=config.steps, initial=self.k, disable=not progress or self.rank != 0, desc="fit", unit="step") as bar:
             while self.k < config.steps:
                 self.k += 1
                 for group in self.optimizer.param_groups:
                     group["lr"] = config.lr_at(self.k)
                 losses, sigmas = [], []
-                for x, generator in zip(self.shard_data, self.generators):
-                    batch = x[torch.randint(len(x), (self.shard_batch,), generator=generator)]
-                    terms = model.objective.per_sample(net, model.kernel, batch, generator=generator)
+                for batch, generator in zip(next(feed), self.generators):
+                    terms = model.objective.per_sample(net, model.kernel, batch.x, generator=generator)
                     losses.append(terms.loss)
                     sigmas.append(terms.sigma)
                 loss = losses[0] if len(losses) == 1 else torch.cat(losses)
@@ -274,10 +321,17 @@ def _line_step(line: str) -> float:
         return math.inf  # a torn last line from the crash
 
 
-def train(model, data, config: TrainConfig | None = None, *, out=None, resume: bool = False, progress: bool = True):
-    """Train ``model``'s estimator on ``data [N, *E]`` with :class:`TrainConfig` ``config``.
+def train(
+    model, data, config: TrainConfig | None = None, *, labels=None, num_workers: int = 0,
+    out=None, resume: bool = False, progress: bool = True,
+):
+    """Train ``model``'s estimator on ``data`` with :class:`TrainConfig` ``config``.
 
-    Each step draws a batch with replacement, one noise level per example, and takes an Adam step
+    ``data`` is anything :func:`scoregen.data.as_source` reads (a tensor ``[N, *E]`` with optional
+    ``labels [N]``, a dataset, a ``DataLoader``, a path; docs/data.md). A map-style source is read
+    ``num_workers`` processes ahead (0: in this process); a stream in its own order.
+
+    Each step draws a batch with replacement (:class:`StepRows`), one noise level per example, and takes an Adam step
     on the objective's mean (gradients averaged over processes under ``torchrun``); the EMA is
     updated after each step. Every ``log_every`` steps :attr:`model.history` gets the mean loss,
     the mean per noise level and the learning rate, also appended to ``out/metrics.jsonl``.
@@ -285,12 +339,13 @@ def train(model, data, config: TrainConfig | None = None, *, out=None, resume: b
     continues from the newest good one, bit for bit on the CPU. Returns ``model``.
     """
     config = config or TrainConfig()
-    x = model._as_data(data)
-    model._prepare(x)
+    _check(isinstance(num_workers, int) and num_workers >= 0, f"num_workers must be an int >= 0, got {num_workers!r}")
+    source = as_source(data, labels, convert=model._data_converter, event_shape=model.event_shape)
+    model._prepare(source.preview())
     if not model.parameters() and hasattr(model.estimator, "with_data"):
         return model  # exact given the data it just took (``empirical``): nothing to train
     _check(resume is False or out is not None, "resume=True needs the output folder of the run (out=...)")
-    run = _Run(model, x, config, out)
+    run = _Run(model, source, config, out, num_workers)
     if run.out is not None and not resume and checkpoint_dirs(run.out / CHECKPOINTS):
         raise ConfigError(f"{run.out} holds checkpoints of an earlier run: resume it, or train into another folder")
     if run.out is not None and run.rank == 0:
