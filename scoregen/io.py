@@ -44,7 +44,9 @@ def encode_tensors(tensors: dict[str, torch.Tensor]) -> bytes:
 def decode_tensors(data: bytes, where) -> dict[str, torch.Tensor]:
     """Parse safetensors bytes; anything else (a pickle from ``torch.save`` included) is refused
     with :class:`CheckpointError` before a single byte of it is interpreted as code."""
-    if data[:1] == b"\x80" or data[:2] == b"PK":
+    # A pickle starts with 0x80 (protocol 2+) or "PK" (torch.save's zip); safetensors starts with
+    # its header's length (8 bytes, whose first may be 0x80 too), then the header's "{".
+    if (data[:1] == b"\x80" or data[:2] == b"PK") and data[8:9] != b"{":
         raise CheckpointError(
             f"{where} is a pickle (torch.save) file, not safetensors; scoregen never unpickles, "
             "because loading a pickle can run arbitrary code"

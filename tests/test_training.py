@@ -168,7 +168,7 @@ def test_gradients_are_clipped_to_the_norm():
     from scoregen.training.trainer import _Run
 
     model = build("ncsn")
-    model._prepare(X)
+    model.prepare(X)
     run = _Run(model, X, TrainConfig(steps=1, batch_size=16, grad_clip=1e-3), None)
     run.run(progress=False)
     # After one Adam step the first moment is (1 − β₁) g: its norm shows the clipped gradient.
@@ -185,3 +185,14 @@ def test_fit_keeps_its_signature(tmp_path):
     assert torch.equal(again.score(X[:5], 0.1), a.score(X[:5], 0.1))
     names = set(a.estimator.state_dict())
     assert set(load_file(tmp_path / "m" / "weights.safetensors")) == names | {"ema/" + k for k in names}
+
+
+def test_safetensors_whose_header_length_starts_with_0x80_is_not_taken_for_a_pickle():
+    from scoregen import io
+
+    # Grow a tensor name until the header's length ends in the byte 0x80 (a pickle's first byte).
+    data = next(
+        d for d in (io.encode_tensors({"w" * k: torch.zeros(1)}) for k in range(1, 300)) if d[:1] == b"\x80"
+    )
+    (name, value), = io.decode_tensors(data, "weights").items()
+    assert value.shape == (1,)
