@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from scoregen import _validators as v
 from scoregen.errors import ConfigError
 from scoregen.registry import Registry, parameters_of
 
@@ -25,6 +26,17 @@ def _to_spec(value) -> "ComponentSpec":
     if isinstance(value, dict) and set(value) <= {"name", "params"}:
         return ComponentSpec(name=value.get("name"), params=value.get("params", {}))
     raise ConfigError(f"a component is given as a name or {{'name': ..., 'params': {{...}}}}, got {value!r}")
+
+
+def _params(value) -> dict:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(f"a component's params are a dict of parameter names to values, got {value!r}")
+    return _jsonable(value)
+
+
+def _name(instance, attribute, value) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"a component's name is a string, got {value!r}")
 
 
 def _jsonable(value):
@@ -43,15 +55,20 @@ class ComponentSpec:
     config records its parameters but cannot rebuild it.
     """
 
-    name: str | None
-    params: dict[str, Any] = attrs.field(factory=dict, converter=lambda p: _jsonable(dict(p)))
+    name: str | None = attrs.field(validator=_name)
+    params: dict[str, Any] = attrs.field(factory=dict, converter=_params)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "params": self.params}
 
 
 def _event_shape(value):
-    return None if value is None else tuple(int(d) for d in value)
+    return None if value is None else v.check_shape("event_shape", value)
+
+
+def _preset(instance, attribute, value) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"preset is a name, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -64,8 +81,8 @@ class ModelConfig:
     objective: ComponentSpec = attrs.field(converter=_to_spec)
     sampler: ComponentSpec = attrs.field(converter=_to_spec)
     event_shape: tuple[int, ...] | None = attrs.field(default=None, converter=_event_shape)
-    seed: int = 0
-    preset: str | None = None
+    seed: int = attrs.field(default=0, validator=v.seed)
+    preset: str | None = attrs.field(default=None, validator=_preset)
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {part: getattr(self, part).to_dict() for part in PARTS}
@@ -74,6 +91,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
+        if not isinstance(data, dict):
+            raise ConfigError(f"a model config is a dict, got {type(data).__name__}")
         known = {f.name for f in attrs.fields(cls)}
         unknown = set(data) - known
         if unknown:

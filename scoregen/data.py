@@ -7,6 +7,7 @@ import functools
 
 import torch
 
+from scoregen import _validators as v
 from scoregen.analytic import GaussianMixture
 from scoregen.errors import DataError
 
@@ -19,6 +20,8 @@ def ring_mixture(n_modes: int = 8, radius: float = 4.0, std: float = 0.3) -> Gau
 
 def gaussian_mixture_2d(n: int = 20_000, *, seed: int = 0, n_modes: int = 8, radius: float = 4.0, std: float = 0.3) -> torch.Tensor:
     """``n`` draws ``[n, 2]`` from :func:`ring_mixture` (8 modes on a circle, the default toy)."""
+    n = v.check_int("n", n, minimum=1)
+    v.check_seed("seed", seed)
     generator = torch.Generator().manual_seed(seed)
     return ring_mixture(n_modes, radius, std).sample(n, generator=generator).to(torch.float32)
 
@@ -57,4 +60,5 @@ def digits_tokens(split: str = "train", *, threshold: int = 8) -> torch.Tensor:
     """The digits of :func:`digits` (same fixed split) as binary token sequences ``[N, 64]``
     (int64): a pixel (grey level ``0 … 16``) is token 1 if it is at least ``threshold``, else 0,
     read row by row. Needs scikit-learn (the ``digits`` extra)."""
+    v.check_int("threshold", threshold, minimum=0)
     return (digits(split) * 16 >= threshold).flatten(1).to(torch.int64)

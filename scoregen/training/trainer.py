@@ -11,9 +11,10 @@ from pathlib import Path
 import attrs
 import torch
 
+from scoregen import _validators as v
 from scoregen import io
 from scoregen.config import ModelConfig, instantiate
-from scoregen.errors import CheckpointError, ConfigError
+from scoregen.errors import CheckpointError, ConfigError, NumericalError
 from scoregen.objectives.base import level_index
 from scoregen.training import distributed
 from scoregen.training.checkpoint import checkpoint_dirs, latest_checkpoint, write_checkpoint
@@ -23,11 +24,6 @@ TRAINER_JSON = "trainer.json"
 TRAINER_TENSORS = "trainer.safetensors"
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.jsonl"
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
 
 
 @attrs.frozen(kw_only=True)
@@ -44,30 +40,18 @@ class TrainConfig:
     sums).
     """
 
-    steps: int = 3000
-    batch_size: int = 128
-    lr: float = 1e-3
-    lr_decay: str = "cosine"
-    warmup: int = 0
-    seed: int = 0
-    ema_decay: float | None = 0.999
-    grad_clip: float | None = None
-    log_every: int = 100
-    checkpoint_every: int = 0
-    keep: int = 2
-    shards: int | None = None
-
-    def __attrs_post_init__(self) -> None:
-        _check(
-            self.steps >= 0 and self.batch_size >= 1 and self.lr > 0,
-            f"need steps >= 0, batch_size >= 1, lr > 0; got {self.steps}, {self.batch_size}, {self.lr}",
-        )
-        _check(self.lr_decay in ("cosine", "none"), f"lr_decay must be 'cosine' or 'none', got {self.lr_decay!r}")
-        _check(self.warmup >= 0, f"warmup must be >= 0 steps, got {self.warmup}")
-        _check(self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}")
-        _check(self.checkpoint_every >= 0, f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
-        _check(self.grad_clip is None or self.grad_clip > 0, f"grad_clip must be positive, got {self.grad_clip}")
-        _check(self.shards is None or self.shards >= 1, f"shards must be at least 1, got {self.shards}")
+    steps: int = attrs.field(default=3000, validator=v.non_negative_count)
+    batch_size: int = attrs.field(default=128, validator=v.count)
+    lr: float = attrs.field(default=1e-3, validator=v.positive)
+    lr_decay: str = attrs.field(default="cosine", validator=v.choice("cosine", "none"))
+    warmup: int = attrs.field(default=0, validator=v.non_negative_count)
+    seed: int = attrs.field(default=0, validator=v.seed)
+    ema_decay: float | None = attrs.field(default=0.999, validator=v.optional(v.real(non_negative=True, below=1.0)))
+    grad_clip: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    log_every: int = attrs.field(default=100, validator=v.count)
+    checkpoint_every: int = attrs.field(default=0, validator=v.non_negative_count)
+    keep: int = attrs.field(default=2, validator=v.count)
+    shards: int | None = attrs.field(default=None, validator=v.optional(v.count))
 
     def lr_at(self, k: int) -> float:
         """The learning rate of step ``k = 1..steps``: ``lr · ½(1 + cos(π (k−1)/steps))`` for
@@ -89,8 +73,10 @@ class _Run:
     def __init__(self, model, x, config: TrainConfig, out):
         self.rank, self.world = distributed.setup()
         shards = config.shards or self.world
-        _check(shards % self.world == 0, f"shards={shards} must be a multiple of the number of processes {self.world}")
-        _check(config.batch_size % shards == 0, f"batch_size {config.batch_size} must be divisible by shards={shards}")
+        if shards % self.world:
+            raise ConfigError(f"shards={shards} must be a multiple of the number of processes {self.world}")
+        if config.batch_size % shards:
+            raise ConfigError(f"batch_size {config.batch_size} must be divisible by shards={shards}")
         self.model, self.config = model, attrs.evolve(config, shards=shards)
         self.fingerprint = _fingerprint(x)
         self.data_shape = list(x.shape)
@@ -99,7 +85,8 @@ class _Run:
         self.shard_batch = config.batch_size // shards
         self.generators = [torch.Generator().manual_seed(config.seed + 1_000_003 * s) for s in self.mine]
         self.params = model.parameters()
-        _check(bool(self.params), f"the estimator {type(model.estimator).__name__} has no trainable parameters")
+        if not self.params:
+            raise ConfigError(f"the estimator {type(model.estimator).__name__} has no trainable parameters")
         self.optimizer = torch.optim.Adam(self.params, lr=config.lr)
         if config.ema_decay is None:
             model.ema = None
@@ -204,9 +191,15 @@ class _Run:
         sums = torch.zeros(n_levels, dtype=torch.float64).index_add_(0, idx, loss)
         counts = torch.zeros(n_levels, dtype=torch.float64).index_add_(0, idx, torch.ones_like(loss))
         sums, counts = distributed.all_reduce_sum(sums), distributed.all_reduce_sum(counts)
+        mean = float(sums.sum() / counts.sum())
+        if not math.isfinite(mean):
+            raise NumericalError(
+                f"the training loss became non-finite ({mean}) by step {self.model.step}: training diverged; "
+                f"lower lr (now {self.config.lr}) or set grad_clip"
+            )
         entry = {
             "step": self.model.step,
-            "loss": float(sums.sum() / counts.sum()),
+            "loss": mean,
             "lr": self.config.lr_at(self.k),
         }
         if sigmas is not None:
@@ -284,12 +277,17 @@ def train(model, data, config: TrainConfig | None = None, *, out=None, resume: b
     With ``out``, checkpoints go to ``out/checkpoints/`` (rank 0 writes); ``resume=True``
     continues from the newest good one, bit for bit on the CPU. Returns ``model``.
     """
-    config = config or TrainConfig()
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"config must be a TrainConfig, got {type(config).__name__}")
     x = model._as_data(data)
     model._prepare(x)
     if not model.parameters() and hasattr(model.estimator, "with_data"):
         return model  # exact given the data it just took (``empirical``): nothing to train
-    _check(resume is False or out is not None, "resume=True needs the output folder of the run (out=...)")
+    v.check_bool("resume", resume)
+    v.check_bool("progress", progress)
+    if resume and out is None:
+        raise ConfigError("resume=True needs the output folder of the run (out=...)")
     run = _Run(model, x, config, out)
     if run.out is not None and not resume and checkpoint_dirs(run.out / CHECKPOINTS):
         raise ConfigError(f"{run.out} holds checkpoints of an earlier run: resume it, or train into another folder")
