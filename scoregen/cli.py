@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from scoregen.registry import KINDS
+
 
 def _cmd_demo(args) -> int:
     from scoregen import demo, demo_masked
@@ -23,10 +25,20 @@ def _cmd_demo(args) -> int:
 def _cmd_list(args) -> int:
     from scoregen.plugins import get_registry
 
-    rows = [(e.kind, e.name, e.provider) for e in get_registry() if args.kind in (None, e.kind)]
+    registry = get_registry()
+    ambiguous = registry.ambiguous()
+    rows = [
+        (e.kind, e.name, " and ".join(ambiguous[(e.kind, e.name)]) + " (ambiguous: refused)" if (e.kind, e.name) in ambiguous else e.provider)
+        for e in registry
+        if args.kind in (None, e.kind)
+    ]
     widths = [max(len(r[i]) for r in rows + [("kind", "name", "provider")]) for i in range(3)]
     for row in [("kind", "name", "provider"), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if registry.failures:
+        print("\nplugins that failed and were skipped:")
+        for failure in registry.failures:
+            print(f"  {failure.plugin}: {failure.reason}")
     return 0
 
 
@@ -44,7 +56,7 @@ def make_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_cmd_demo)
 
     lst = sub.add_parser("list", help="every registered component: kind, name, providing plugin")
-    lst.add_argument("kind", nargs="?", choices=("kernel", "estimator", "objective", "sampler", "preset"))
+    lst.add_argument("kind", nargs="?", choices=KINDS)
     lst.set_defaults(run=_cmd_list)
 
     from scoregen.cli_train import add_commands

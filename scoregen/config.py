@@ -135,16 +135,22 @@ def instantiate(kind: str, spec: ComponentSpec, registry: Registry, **context):
         if key not in kwargs and (not accepted or key in accepted):
             kwargs[key] = value
     try:
-        return entry.factory(**kwargs)
+        component = entry.factory(**kwargs)
     except ConfigError as exc:
         raise ConfigError(f"{kind} {spec.name!r}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{kind} {spec.name!r} rejected its parameters {kwargs}: {exc}") from exc
+    if type(component) is not entry.factory:  # a factory function: its name is not the class's
+        registry.remember(kind, component, spec.name, spec.params)
+    return component
 
 
 def describe(kind: str, component, registry: Registry) -> ComponentSpec:
     """The spec of a component object: its registered name (``None`` if its class is not
     registered) and its parameters (the init fields of an attrs class, or a module's ``hparams``)."""
+    made = registry.made_as(kind, component)
+    if made is not None:  # built by a registered factory: its own name and parameters rebuild it
+        return ComponentSpec(name=made[0], params=made[1])
     name = registry.name_of(kind, component)
     if attrs.has(type(component)):
         params = {f.name: getattr(component, f.name) for f in attrs.fields(type(component)) if f.init}
