@@ -13,7 +13,7 @@ from scoregen import _validators as v
 from scoregen import io
 from scoregen._tensor import as_data, as_sigma, check_fits_in_memory
 from scoregen.config import PARTS, ComponentSpec, ModelConfig, describe, instantiate
-from scoregen.errors import CheckpointError, ConfigError, IncompatibleKernelError, NumericalError
+from scoregen.errors import CheckpointError, ConfigError, IncompatibleKernelError, NumericalError, ScoregenError
 from scoregen.kernels.base import require_family
 from scoregen.plugins import get_registry
 from scoregen.registry import Registry
@@ -339,11 +339,13 @@ class ScoreModel:
                     self.ema = EMA(estimator, ema["decay"])
                     shadow = {k[len(EMA_PREFIX) :]: v for k, v in state.items() if k.startswith(EMA_PREFIX)}
                     self.ema.load_state_dict(shadow, ema["updates"])
-            except RuntimeError as exc:
+            except (RuntimeError, KeyError, ValueError) as exc:
                 raise CheckpointError(f"saved weights do not fit the estimator: {exc}") from None
             estimator.eval()
-        self.step = int(document.get("step", 0))
-        self.history = list(document.get("history", []))
+        elif document.get("ema"):
+            raise CheckpointError("config.json: field 'ema' is set, but the model has no weights")
+        self.step = document["step"]
+        self.history = list(document["history"])
 
     def _component(self, part: str, value):
         """A component from an override: a name, a dict of parameters for the current one, an object."""
@@ -421,8 +423,17 @@ def load(path, *, registry: Registry | None = None, **overrides) -> ScoreModel:
     """Read a model written by :meth:`ScoreModel.save`; ``overrides`` as in :func:`build`
     (needed for parts that were unregistered objects when saved)."""
     document, state = io.read_model(path)
-    config = ModelConfig.from_dict(document["config"])
-    model = build(config, registry=registry, **overrides)
+    where = Path(path) / io.CONFIG
+    try:
+        config = ModelConfig.from_dict(document["config"])
+    except (ScoregenError, TypeError) as exc:
+        raise CheckpointError(f"{where}: field 'config' is invalid: {exc}") from None
+    try:
+        model = build(config, registry=registry, **overrides)
+    except CheckpointError:
+        raise
+    except ScoregenError as exc:
+        raise CheckpointError(f"{where}: the model in field 'config' cannot be built: {exc}") from None
     try:
         model._load_state(state, document)
     except CheckpointError as exc:

@@ -5,6 +5,7 @@ exact resume, single-process or data-parallel under ``torchrun``."""
 import hashlib
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import torch
 from scoregen import _validators as v
 from scoregen import io
 from scoregen.config import ModelConfig, instantiate
-from scoregen.errors import CheckpointError, ConfigError, NumericalError
+from scoregen.errors import CheckpointError, ConfigError, NumericalError, ScoregenError
 from scoregen.objectives.base import level_index
 from scoregen.training import distributed
 from scoregen.training.checkpoint import checkpoint_dirs, latest_checkpoint, write_checkpoint
@@ -130,53 +131,84 @@ class _Run:
         distributed.barrier()
 
     def _decode(self, files: dict[str, bytes], path) -> tuple[dict, dict, dict, dict]:
+        """The checkpoint's files parsed, every field this run reads checked (a bad one is a
+        :class:`CheckpointError` naming the file and the field)."""
         for name in (io.CONFIG, io.WEIGHTS, TRAINER_JSON, TRAINER_TENSORS):
             if name not in files:
                 raise CheckpointError(f"checkpoint {path} has no {name}")
         document = io.decode_document(files[io.CONFIG], path / io.CONFIG)
-        state = io.decode_tensors(files[io.WEIGHTS], path / io.WEIGHTS)
-        try:
-            trainer = json.loads(files[TRAINER_JSON])
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CheckpointError(f"{path / TRAINER_JSON} is not valid JSON: {exc}") from None
+        state = io.decode_tensors(files[io.WEIGHTS], path / io.WEIGHTS, finite=True)
+        where = path / TRAINER_JSON
+        trainer = io.parse_json(files[TRAINER_JSON], where)
+        if not isinstance(trainer, dict):
+            raise CheckpointError(f"{where} is not a JSON object")
+        io.field(trainer, "k", where, io.is_count)
+        io.field(trainer, "train_config", where, lambda c: isinstance(c, dict))
+        io.field(trainer, "data", where, lambda d: isinstance(d, dict) and isinstance(d.get("fingerprint"), str))
+        io.field(trainer, "param_groups", where, lambda g: isinstance(g, list) and all(isinstance(e, dict) for e in g))
+        io.field(
+            trainer, "optim_scalars", where,
+            lambda s: isinstance(s, dict) and all(re.fullmatch(r"\d+/\w+", k) and io.is_number(v) for k, v in s.items()),
+        )
+        io.field(trainer, "ema_updates", where, lambda u: u is None or io.is_count(u))
         tensors = io.decode_tensors(files[TRAINER_TENSORS], path / TRAINER_TENSORS)
+        for key in tensors:
+            if not (key == "rng/torch" or re.fullmatch(r"rng/shard\d+", key) or re.fullmatch(r"optim/\d+/\w+", key)):
+                raise CheckpointError(f"{path / TRAINER_TENSORS}: unexpected tensor {key[:80]!r}")
         return document, state, trainer, tensors
 
-    def resume(self) -> Path | None:
-        """Restore the newest good checkpoint under ``out``; its path, or ``None`` if none."""
-        found = latest_checkpoint(self.out / CHECKPOINTS, self._decode)
-        if found is None:
-            return None
-        path, (document, state, trainer, tensors) = found
-        if trainer["train_config"] != attrs.asdict(self.config):
+    def _restore(self, files: dict[str, bytes], path) -> None:
+        """Put checkpoint ``path`` into this run (model, optimiser, generators, step), or raise
+        :class:`CheckpointError` so that the caller falls back to an older checkpoint. Whatever
+        a failed restore changed, the next successful one replaces entirely."""
+        document, state, trainer, tensors = self._decode(files, path)
+        saved = {k: v for k, v in trainer["train_config"].items() if k != "steps"}
+        current = {k: v for k, v in attrs.asdict(self.config).items() if k != "steps"}
+        if saved != current:
             raise CheckpointError(
                 f"checkpoint {path} was written by a run with other settings {trainer['train_config']}; "
-                f"this run has {attrs.asdict(self.config)} (resume needs the same ones)"
+                f"this run has {attrs.asdict(self.config)} (resume needs the same ones; only steps may grow)"
             )
+        if trainer["k"] > self.config.steps:
+            raise CheckpointError(f"checkpoint {path} is at step {trainer['k']}, beyond this run's steps={self.config.steps}")
         if trainer["data"]["fingerprint"] != self.fingerprint:
             raise CheckpointError(
                 f"checkpoint {path} was written for data {trainer['data']} but this run has "
                 f"{self.data_shape} with fingerprint {self.fingerprint}"
             )
         model = self.model
-        model.kernel = instantiate("kernel", ModelConfig.from_dict(document["config"]).kernel, model._registry)
+        try:
+            model.kernel = instantiate("kernel", ModelConfig.from_dict(document["config"]).kernel, model._registry)
+        except ScoregenError as exc:
+            raise CheckpointError(f"{path / io.CONFIG}: field 'config' does not rebuild the kernel: {exc}") from None
         model._load_state(state, document)
-        optim_state: dict[int, dict] = {}
-        for key, value in tensors.items():
-            if key.startswith("optim/"):
-                _, idx, name = key.split("/", 2)
+        try:
+            optim_state: dict[int, dict] = {}
+            for key, value in tensors.items():
+                if key.startswith("optim/"):
+                    _, idx, name = key.split("/", 2)
+                    optim_state.setdefault(int(idx), {})[name] = value
+            for key, value in trainer["optim_scalars"].items():
+                idx, name = key.split("/", 1)
                 optim_state.setdefault(int(idx), {})[name] = value
-        for key, value in trainer["optim_scalars"].items():
-            idx, name = key.split("/", 1)
-            optim_state.setdefault(int(idx), {})[name] = value
-        self.optimizer.load_state_dict({"state": optim_state, "param_groups": trainer["param_groups"]})
-        for s, generator in zip(self.mine, self.generators):
-            generator.set_state(tensors[f"rng/shard{s}"])
-        torch.set_rng_state(tensors["rng/torch"])
-        self.k = int(trainer["k"])
+            self.optimizer.load_state_dict({"state": optim_state, "param_groups": trainer["param_groups"]})
+            for s, generator in zip(self.mine, self.generators):
+                generator.set_state(tensors[f"rng/shard{s}"])
+            torch.set_rng_state(tensors["rng/torch"])
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: the trainer state does not fit this run: {type(exc).__name__}: {exc}") from None
+        self.k = trainer["k"]
+
+    def resume(self) -> Path | None:
+        """Restore the newest good checkpoint under ``out``, passing over malformed ones; its
+        path, or ``None`` if there is none (then the run starts clean: stale metrics removed)."""
+        found = latest_checkpoint(self.out / CHECKPOINTS, self._restore)
         if self.rank == 0:
-            _truncate_metrics(self.out / METRICS, model.step)
-        return path
+            if found is None:
+                (self.out / METRICS).unlink(missing_ok=True)  # killed before its first checkpoint
+            else:
+                _truncate_metrics(self.out / METRICS, self.model.step)
+        return None if found is None else found[0]
 
     # ------------------------------------------------------------- the loop
 
@@ -262,9 +294,10 @@ def _truncate_metrics(path: Path, step: int) -> None:
 
 def _line_step(line: str) -> float:
     try:
-        return json.loads(line)["step"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+        step = json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError, TypeError, IndexError):
         return math.inf  # a torn last line from the crash
+    return step if io.is_number(step) else math.inf
 
 
 def train(model, data, config: TrainConfig | None = None, *, out=None, resume: bool = False, progress: bool = True):
