@@ -15,7 +15,9 @@ def _cmd_demo(args) -> int:
         "ncsn": (demo.run_demo, "runs/demo", 10_000, 4000, "score_field.png"),
         "masked": (demo_masked.run_masked_demo, "runs/demo-masked", 2000, 64, "imputation.png"),
     }[args.preset]
-    out = args.out or out
+    from scoregen.cli_train import output_folder
+
+    out = output_folder(args.out or out)
     metrics = run(out, steps=args.steps or steps, n_samples=args.samples or samples, seed=args.seed, progress=not args.quiet)
     print(json.dumps(metrics, indent=2))
     print(f"wrote {out}/samples.png, {out}/{files}, {out}/metrics.json, {out}/model/")
@@ -72,8 +74,18 @@ def main(argv=None) -> int:
     try:
         return args.run(args)
     except ScoregenError as exc:
-        print(f"scoregen: error: {exc}", file=sys.stderr)
+        print(f"scoregen: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the file system refused (permissions, a full disk): no traceback either
+        print(f"scoregen: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("scoregen: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":
