@@ -8,7 +8,8 @@ noise level is learned (Karras et al. 2022, §5). A distribution is named by a s
 - ``"ladder"``: the kernel's ladder levels ``kernel.sigmas``, uniformly;
 - ``"log-uniform"``: ``log σ ~ U(log σ_min, log σ_max)`` over the kernel's range;
 - ``{"name": "log-normal", "mean": P_mean, "std": P_std}``: ``log σ ~ N(P_mean, P_std²)``, EDM's
-  choice (``−1.2, 1.2`` for images scaled to ``[−1, 1]``); ``"truncate": true`` keeps it within
+  choice (``−1.2, 1.2`` for images scaled to ``[−1, 1]``; ``|P_mean| ≤ 10``, ``0 < P_std ≤ 5``);
+  ``"truncate": true`` keeps it within
   the kernel's range (the normal truncated there).
 """
 
@@ -16,6 +17,7 @@ import math
 
 import torch
 
+from scoregen import _validators as v
 from scoregen._tensor import draw_device
 from scoregen.errors import ConfigError
 
@@ -36,8 +38,10 @@ def check_sigma_distribution(value) -> None:
     extra = set(spec) - allowed
     if extra:
         raise ConfigError(f"sigma_distribution {spec['name']!r} takes {sorted(allowed)}, got also {sorted(extra)}")
-    if spec["name"] == "log-normal" and not (math.isfinite(spec.get("std", 1.0)) and spec.get("std", 1.0) > 0):
-        raise ConfigError(f"log-normal std must be positive, got {spec.get('std')!r}")
+    if spec["name"] == "log-normal":
+        v.check_real("log-normal mean", spec.get("mean", 0.0), at_least=-10.0, at_most=10.0)
+        v.check_real("log-normal std", spec.get("std", 1.0), positive=True, at_most=5.0)
+        v.check_bool("log-normal truncate", spec.get("truncate", False))
 
 
 def sample_sigma(value, kernel, n: int, generator) -> torch.Tensor:
