@@ -2,6 +2,7 @@
 (Dhariwal & Nichol 2021), and the objective that trains it (``noisy-ce``)."""
 
 import math
+from typing import ClassVar
 
 import attrs
 import torch
@@ -52,7 +53,9 @@ class NoiseConditionalClassifier(nn.Module):
 class NoisyClassification(GaussianObjective):
     """``ℓ = −log softmax(f(x̃, σ))[c]`` with ``x̃ = x + σ z`` and ``σ`` drawn as every Gaussian
     objective draws it: the cross-entropy of a noise-conditional classifier ``f`` at every noise
-    level (unweighted: ``λ(σ) = 1``). Needs ``labels``."""
+    level (unweighted: ``λ(σ) = 1``). Needs ``labels`` (``needs_labels``)."""
+
+    needs_labels: ClassVar[bool] = True
 
     weight_power: float = 0.0
 

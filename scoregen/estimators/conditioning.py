@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from scoregen import _validators as v
+from scoregen._tensor import draw_device
 from scoregen.errors import ConfigError, DataError
 
 NULL_LABEL = -1
@@ -110,7 +111,7 @@ def drop_labels(labels: torch.Tensor, drop: float, generator: torch.Generator | 
     (one uniform draw per entry from ``generator``; none when ``drop = 0``)."""
     if drop == 0:
         return labels
-    u = torch.rand(labels.shape, generator=generator, dtype=torch.float64).to(labels.device)
+    u = torch.rand(labels.shape, generator=generator, dtype=torch.float64, device=draw_device(generator)).to(labels.device)
     return torch.where(u < drop, torch.full_like(labels, NULL_LABEL), labels)
 
 

@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from scoregen.errors import ConfigError
+from scoregen import _validators as v
 from scoregen.estimators.conditioning import Conditioning, embedding, refuse_labels
 from scoregen.estimators.discrete import carry_over
 from scoregen.estimators.mlp import ACTIVATIONS
@@ -29,23 +29,21 @@ class MaskedMLP(nn.Module):
     ) -> None:
         super().__init__()
         self.conditioning = Conditioning.of(conditioning)
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
-        if vocab_size < 1 or not hidden or any(int(h) < 1 for h in hidden):
-            raise ConfigError(f"need vocab_size >= 1 and positive layer widths, got {vocab_size}, {hidden!r}")
-        self.event_shape = tuple(int(d) for d in event_shape)
-        self.vocab_size = int(vocab_size)
+        v.check_choice("activation", activation, ACTIVATIONS)
+        hidden = v.check_counts("hidden", hidden)
+        self.event_shape = v.check_shape("event_shape", event_shape)
+        self.vocab_size = v.check_int("vocab_size", vocab_size, minimum=1)
         self.hparams = {
             "event_shape": list(self.event_shape),
             "vocab_size": self.vocab_size,
-            "hidden": [int(h) for h in hidden],
+            "hidden": list(hidden),
             "activation": activation,
             "conditioning": None if self.conditioning is None else self.conditioning.to_dict(),
         }
         positions = math.prod(self.event_shape)
         self.label_embedding = embedding(self.conditioning, 32)
         label_width = 0 if self.label_embedding is None else self.label_embedding.table.embedding_dim
-        widths = [positions * (self.vocab_size + 1) + 1 + label_width, *(int(h) for h in hidden)]
+        widths = [positions * (self.vocab_size + 1) + 1 + label_width, *hidden]
         layers: list[nn.Module] = []
         for w_in, w_out in zip(widths, widths[1:]):
             layers += [nn.Linear(w_in, w_out), ACTIVATIONS[activation]()]

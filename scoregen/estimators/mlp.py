@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from scoregen.errors import ConfigError
+from scoregen import _validators as v
 from scoregen.estimators.conditioning import Conditioning, embedding, refuse_labels
 from scoregen.estimators.precond import Preconditioner
 
@@ -36,15 +36,13 @@ class NoiseConditionalMLP(nn.Module):
     ) -> None:
         super().__init__()
         self.conditioning = Conditioning.of(conditioning)
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
-        if not hidden or any(int(h) < 1 for h in hidden):
-            raise ConfigError(f"hidden must list positive layer widths, got {hidden!r}")
-        self.event_shape = tuple(int(d) for d in event_shape)
+        v.check_choice("activation", activation, ACTIVATIONS)
+        hidden = v.check_counts("hidden", hidden)
+        self.event_shape = v.check_shape("event_shape", event_shape)
         self.precond = Preconditioner(preconditioning, sigma_data)
         self.hparams = {
             "event_shape": list(self.event_shape),
-            "hidden": [int(h) for h in hidden],
+            "hidden": list(hidden),
             "activation": activation,
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
@@ -53,7 +51,7 @@ class NoiseConditionalMLP(nn.Module):
         dim = math.prod(self.event_shape)
         self.label_embedding = embedding(self.conditioning, 32)
         label_width = 0 if self.label_embedding is None else self.label_embedding.table.embedding_dim
-        widths = [dim + 1 + label_width, *(int(h) for h in hidden)]
+        widths = [dim + 1 + label_width, *hidden]
         layers: list[nn.Module] = []
         for w_in, w_out in zip(widths, widths[1:]):
             layers += [nn.Linear(w_in, w_out), ACTIVATIONS[activation]()]

@@ -89,8 +89,8 @@ class ClassifierGuidance:
     weight: float = attrs.field(default=1.0, validator=v.real())
 
     def __attrs_post_init__(self) -> None:
-        if hasattr(self.classifier, "_sampling_estimator"):  # a ScoreModel trained with noisy-ce
-            object.__setattr__(self, "classifier", self.classifier._sampling_estimator("guide"))
+        if hasattr(self.classifier, "sampling_estimator"):  # a ScoreModel trained with noisy-ce
+            object.__setattr__(self, "classifier", self.classifier.sampling_estimator("guide"))
         if not callable(self.classifier):
             raise ConfigError("classifier guidance needs classifier=a callable (x, sigma) -> logits [B, C]")
 
@@ -132,8 +132,8 @@ class Autoguidance:
 
     def __attrs_post_init__(self) -> None:
         guide = self.guide
-        if hasattr(guide, "_sampling_estimator"):  # a ScoreModel: its (EMA) estimator
-            object.__setattr__(self, "guide", guide._sampling_estimator("guide"))
+        if hasattr(guide, "sampling_estimator"):  # a ScoreModel: its (EMA) estimator
+            object.__setattr__(self, "guide", guide.sampling_estimator("guide"))
         if not callable(self.guide):
             raise ConfigError("autoguidance needs guide=a score estimator or a ScoreModel")
 

@@ -160,8 +160,9 @@ class Replacement:
         if mask is None:
             raise ConfigError("replacement needs a measurement that observes coordinates (Linear.mask); use 'mmps' or 'tds'")
         values = torch.zeros(measurement.dim, dtype=torch.float64).masked_scatter_(mask, measurement.y)
-        known = condition(sampler, values.reshape(event_shape), mask.reshape(event_shape), x_init.shape[0], event_shape)
-        known = type(known)(known.values.to(x_init.device, x_init.dtype), known.mask.to(x_init.device))
+        known = condition(
+            sampler, values.reshape(event_shape), mask.reshape(event_shape), x_init.shape[0], event_shape, device=x_init.device
+        )
         return sampler.sample(estimator, kernel, x_init, generator=generator, callback=callback, known=known)
 
 
