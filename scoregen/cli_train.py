@@ -7,6 +7,7 @@ A run folder ``DIR`` (``train --out DIR``) holds ``model/`` (the final model),
 import json
 from pathlib import Path
 
+from scoregen._extras import require
 from scoregen.errors import CheckpointError, DataError
 
 
@@ -74,6 +75,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_sample(args) -> int:
+    require("plot")  # before the sampling, not after it
     model = resolve_model(args.dir)
     samples = model.sample(args.n, seed=args.seed, sampler=args.sampler, progress=not args.quiet)
     _picture(samples, args.out, title=f"{model.config.preset or 'model'}, step {model.step}")
@@ -97,6 +99,7 @@ def _picture(samples, path, *, title: str):
 
 
 def _cmd_plot(args) -> int:
+    require("plot")
     from scoregen import plotting
 
     out = Path(args.dir)

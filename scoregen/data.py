@@ -7,6 +7,7 @@ import functools
 
 import torch
 
+from scoregen._extras import require
 from scoregen.analytic import GaussianMixture
 from scoregen.errors import DataError
 
@@ -46,6 +47,7 @@ DIGITS_TEST = 360
 
 @functools.cache
 def _digits_arrays() -> tuple[torch.Tensor, torch.Tensor]:
+    require("digits")
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

@@ -9,6 +9,7 @@ import inspect
 from collections.abc import Callable, Iterator
 
 import attrs
+
 from scoregen.errors import DuplicateComponentError, UnknownComponentError
 
 KINDS = (

@@ -14,6 +14,8 @@ public for plugin authors and users.
   ``pytest --hypothesis-profile=ci`` or ``settings.load_profile("ci")``.
 """
 
+from typing import Any
+
 from hypothesis import HealthCheck, settings
 from hypothesis.errors import InvalidArgument
 
@@ -34,7 +36,7 @@ from scoregen.testing.masking import (
     default_distribution,
 )
 
-PROFILES = {
+PROFILES: dict[str, dict[str, Any]] = {
     "dev": {"max_examples": 20, "deadline": None},
     "ci": {"max_examples": 200, "deadline": None, "suppress_health_check": [HealthCheck.too_slow]},
 }

@@ -79,14 +79,14 @@ def check_callback(sampler: object, run: Callable[..., torch.Tensor], expected: 
 @contextlib.contextmanager
 def evaluating(component: object) -> Iterator[None]:
     """Put a module in eval mode for the body and restore its mode."""
-    training = isinstance(component, nn.Module) and component.training
-    if training:
-        component.eval()  # type: ignore[union-attr]
+    module = component if isinstance(component, nn.Module) and component.training else None
+    if module is not None:
+        module.eval()
     try:
         yield
     finally:
-        if training:
-            component.train()  # type: ignore[union-attr]
+        if module is not None:
+            module.train()
 
 
 def families(component: object) -> tuple[str, ...]:

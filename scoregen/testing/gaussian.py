@@ -95,7 +95,14 @@ def check_kernel(kernel, event_shapes, n: int) -> None:
 
 
 def check_estimator(
-    estimator, shape: tuple[int, ...], *, kernel=None, truth=None, sigma_range=SIGMA_RANGE, batch_size: int = 6, seed: int = 0
+    estimator,
+    shape: tuple[int, ...],
+    *,
+    kernel=None,
+    truth=None,
+    sigma_range: tuple[float, float] = SIGMA_RANGE,
+    batch_size: int = 6,
+    seed: int = 0,
 ) -> None:
     """On float32 batches ``[B, *shape]``, one row far away (‖x‖ ~ 10⁴), at three common levels
     and one level per row, all drawn uniformly in ``log σ`` over ``sigma_range``: shape and dtype

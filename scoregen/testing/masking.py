@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from scoregen.analytic.sequences import SequenceDistribution
-from scoregen.estimators.discrete import ExactDiscrete, carry_over
 from scoregen.errors import ScoregenError
+from scoregen.estimators.discrete import ExactDiscrete, carry_over
 from scoregen.testing._common import check_seeded, check_tensor, evaluating, fail, seeded
 
 LENGTH = 4

@@ -133,13 +133,19 @@ class _Run:
         }
         return document, tensors
 
+    def _folder(self) -> Path:
+        """``out``, which checkpointing and resuming need."""
+        if self.out is None:
+            raise ConfigError("checkpoints need an output folder: pass out=...")
+        return self.out
+
     def save_checkpoint(self) -> None:
         document, tensors = self._trainer_state()  # every process takes part in the gather
         if self.rank == 0:
             files = io.encode_model(*self.model._payload())
             files[TRAINER_TENSORS] = io.encode_tensors(tensors)
             files[TRAINER_JSON] = json.dumps(document, indent=2).encode()
-            write_checkpoint(self.out / CHECKPOINTS, self.k, files, keep=self.config.keep)
+            write_checkpoint(self._folder() / CHECKPOINTS, self.k, files, keep=self.config.keep)
         distributed.barrier()
 
     def _decode(self, files: dict[str, bytes], path) -> tuple[dict, dict, dict, dict]:
@@ -157,7 +163,7 @@ class _Run:
 
     def resume(self) -> Path | None:
         """Restore the newest good checkpoint under ``out``; its path, or ``None`` if none."""
-        found = latest_checkpoint(self.out / CHECKPOINTS, self._decode)
+        found = latest_checkpoint(self._folder() / CHECKPOINTS, self._decode)
         if found is None:
             return None
         path, (document, state, trainer, tensors) = found
@@ -188,7 +194,7 @@ class _Run:
         torch.set_rng_state(tensors["rng/torch"])
         self.k = int(trainer["k"])
         if self.rank == 0:
-            _truncate_metrics(self.out / METRICS, model.step)
+            _truncate_metrics(self._folder() / METRICS, model.step)
         return path
 
     # ------------------------------------------------------------- the loop
@@ -222,7 +228,8 @@ class _Run:
 
         model, config = self.model, self.config
         net = distributed.wrap(model.estimator)
-        pooled_loss, pooled_sigma = [], []
+        pooled_loss: list[torch.Tensor] = []
+        pooled_sigma: list[torch.Tensor] = []
         started = time.perf_counter()
         model.estimator.train()
         every = config.checkpoint_every
