@@ -19,6 +19,7 @@ import functools
 import math
 
 import attrs
+import numpy as np
 import torch
 
 from scoregen import _validators as v
@@ -108,6 +109,14 @@ class ScheduledGaussian:
         ``t_min``, float32 ``[L]``, largest first (computed once)."""
         return self.noise_level(self.time_grid(self.n_levels - 1)).to(torch.float32)
 
+    def sigmas_on(self, device) -> torch.Tensor:
+        """:attr:`sigmas` on ``device``, copied there once (the training loop draws from it each step)."""
+        device = torch.device(device)
+        copies = self.__dict__.setdefault("_sigmas_by_device", {})
+        if device not in copies:
+            copies[device] = self.sigmas.to(device)
+        return copies[device]
+
     def perturb(self, x: torch.Tensor, sigma: torch.Tensor, generator=None, *, noise=None) -> torch.Tensor:
         """``x̃ = x + σ z`` in ladder coordinates, ``x [B, *E]``, ``sigma [B]``; ``noise`` is ``z``
         (drawn from ``generator`` when not given)."""
@@ -129,14 +138,18 @@ class ScheduledGaussian:
 
 
 def _levels_converter(value):
-    return None if value is None else tuple(float(s) for s in value)
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor | np.ndarray):
+        value = value.tolist()
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise ConfigError(f"levels must be a list of noise levels, got {value!r}")
+    return tuple(v.check_real(f"levels[{i}]", s, positive=True) for i, s in enumerate(value))
 
 
 def _check_ladder(levels) -> None:
     if len(levels) < 1:
         raise ConfigError("a noise ladder needs at least one level")
-    if not all(math.isfinite(s) and s > 0 for s in levels):
-        raise ConfigError(f"noise levels must be positive and finite, got {list(levels)}")
     if any(a <= b for a, b in zip(levels, levels[1:])):
         raise ConfigError(
             f"noise levels must be strictly decreasing (largest first, σ_1 > … > σ_L), got {list(levels)}"
@@ -210,7 +223,7 @@ class GaussianLadder(ScheduledGaussian):
         """A level drawn uniformly from the ladder for each of ``n`` examples, float32 ``[n]``."""
         device = draw_device(generator, device)
         index = torch.randint(len(self.sigmas), (n,), generator=generator, device=device)
-        return self.sigmas.to(device)[index]
+        return self.sigmas_on(device)[index]
 
 
 @attrs.frozen(kw_only=True, eq=False)

@@ -4,15 +4,11 @@ reference-batch target (Xu et al. 2023, "stable target field")."""
 import attrs
 import torch
 
-from scoregen._tensor import append_dims, randn_like
+from scoregen import _validators as v
+from scoregen._tensor import append_dims, draw_device, randn_like
 from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
-
-
-def _non_negative(instance, attribute, value) -> None:
-    if int(value) != value or value < 0:
-        raise ConfigError(f"{attribute.name} must be a whole number >= 0, got {value!r}")
 
 
 def reference_target(x_tilde: torch.Tensor, sigma: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -45,7 +41,7 @@ class DenoisingScoreMatching(GaussianObjective):
     averages over the set. The bias this trades for the variance vanishes as ``R`` grows.
     """
 
-    reference: int = attrs.field(default=0, validator=_non_negative)
+    reference: int = attrs.field(default=0, validator=v.non_negative_count)
     _data: torch.Tensor | None = attrs.field(default=None, init=False, repr=False)
 
     def with_data(self, x: torch.Tensor) -> "DenoisingScoreMatching":
@@ -56,11 +52,19 @@ class DenoisingScoreMatching(GaussianObjective):
         object.__setattr__(resolved, "_data", x.detach())
         return resolved
 
+    def to(self, device) -> "DenoisingScoreMatching":
+        """This objective with its reference set on ``device``."""
+        if self._data is None or self._data.device == torch.device(device):
+            return self
+        moved = attrs.evolve(self)
+        object.__setattr__(moved, "_data", self._data.to(device))
+        return moved
+
     def _reference(self, x: torch.Tensor, generator) -> torch.Tensor:
         if self._data is None:
             raise ConfigError("dsm with reference > 0 draws from the training set: fit the model (or call with_data) first")
-        rows = torch.randint(self._data.shape[0], (int(self.reference),), generator=generator)
-        return torch.cat([x.detach(), self._data[rows].to(x.device, x.dtype)])
+        rows = torch.randint(self._data.shape[0], (int(self.reference),), generator=generator, device=draw_device(generator))
+        return torch.cat([x.detach(), self._data[rows.to(self._data.device)].to(x.device, x.dtype)])
 
     def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
         require_family(self, kernel)

@@ -9,6 +9,14 @@ import torch
 from torch import nn
 
 
+def require_method(component: object, method: str, check: str) -> None:
+    """A check given something that is not a component of its kind fails at once, naming it."""
+    from scoregen.errors import ConfigError
+
+    if not callable(getattr(component, method, None)):
+        raise ConfigError(f"{check} needs an object with {method}(...), got {component!r}")
+
+
 def seeded(seed: int) -> torch.Generator:
     """A CPU generator seeded with ``seed``."""
     return torch.Generator().manual_seed(seed)

@@ -22,8 +22,9 @@ from types import ModuleType
 
 import torch
 
+from scoregen.errors import ConfigError
 from scoregen.testing import gaussian, masking
-from scoregen.testing._common import check_callback, check_seeded, check_tensor, fail, families, seeded
+from scoregen.testing._common import check_callback, check_seeded, check_tensor, fail, families, require_method, seeded
 
 EVENT_SHAPES = ((2,), (1, 4, 4))
 FAMILIES: dict[str, ModuleType] = {"gaussian": gaussian, "masking": masking}
@@ -37,7 +38,7 @@ def _family(kernel) -> ModuleType:
     if not isinstance(family, str):
         raise fail(kernel, f"a kernel needs a string attribute `family`, got {family!r}")
     if family not in FAMILIES:
-        raise ValueError(f"no conformance checks for the kernel family {family!r}; known: {', '.join(FAMILIES)}")
+        raise ConfigError(f"no conformance checks for the kernel family {family!r}; known: {', '.join(FAMILIES)}")
     return FAMILIES[family]
 
 
@@ -45,7 +46,7 @@ def _default_kernel(component, kind: str):
     for family in families(component):
         if family in FAMILIES:
             return FAMILIES[family].default_kernel(kind)
-    raise ValueError(f"pass kernel=... to check a component of the families {families(component)}")
+    raise ConfigError(f"pass kernel=... to check a component of the families {families(component)}")
 
 
 def _truth(mixture, distribution):
@@ -68,6 +69,7 @@ def check_kernel(kernel, *, event_shapes=EVENT_SHAPES, n: int = 20_000) -> None:
       ``sample_t`` in ``(0, 1]``; ``check_logits`` and ``as_data`` refuse bad input.
     """
     __tracebackhide__ = True
+    require_method(kernel, "prior_sample", "check_kernel")
     _family(kernel).check_kernel(kernel, event_shapes, n)
 
 
@@ -89,14 +91,15 @@ def check_estimator(estimator, *, event_shape=None, kernel=None, mixture=None, d
       (:func:`~scoregen.testing.masking.assert_posterior_close`).
     """
     __tracebackhide__ = True
+    require_method(estimator, "__call__", "check_estimator")
     shape = event_shape or getattr(estimator, "event_shape", None)
     if shape is None:
-        raise ValueError("check_estimator needs event_shape=... (the estimator has no event_shape attribute)")
+        raise ConfigError("check_estimator needs event_shape=... (the estimator has no event_shape attribute)")
     shape = tuple(shape)
     if kernel is None:
         family = next((FAMILIES[f] for f in families(estimator) if f in FAMILIES), None)
         if family is None:
-            raise ValueError(f"pass kernel=... to check an estimator of the families {families(estimator)}")
+            raise ConfigError(f"pass kernel=... to check an estimator of the families {families(estimator)}")
     else:
         family = _family(kernel)
     family.check_estimator(estimator, shape, kernel=kernel, truth=_truth(mixture, distribution), seed=seed)
@@ -119,6 +122,7 @@ def check_objective(objective, *, kernel=None, mixture=None, distribution=None, 
       property on ``distribution`` (:func:`~scoregen.testing.masking.assert_masked_objective_consistent`).
     """
     __tracebackhide__ = True
+    require_method(objective, "per_sample", "check_objective")
     kernel = kernel or _default_kernel(objective, "objective")
     family = _family(kernel)
     probe = family.probe(kernel)
@@ -178,6 +182,7 @@ def check_sampler(
       (default: a table with a long-range dependency, ``n = 20000``): total variation.
     """
     __tracebackhide__ = True
+    require_method(sampler, "sample", "check_sampler")
     kernel = kernel or _default_kernel(sampler, "sampler")
     family = _family(kernel)
     probe = family.probe(kernel)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from scoregen.analytic.sequences import SequenceDistribution
-from scoregen.errors import ScoregenError
+from scoregen.errors import ConfigError, ScoregenError
 from scoregen.estimators.discrete import ExactDiscrete, carry_over
 from scoregen.testing._common import check_seeded, check_tensor, evaluating, fail, seeded
 
@@ -207,7 +207,7 @@ def check_estimator(estimator, shape: tuple[int, ...], *, kernel=None, truth=Non
     __tracebackhide__ = True
     vocab = kernel.vocab_size if kernel is not None else getattr(estimator, "vocab_size", None)
     if vocab is None:
-        raise ValueError("check_estimator needs kernel=... (the estimator has no vocab_size attribute)")
+        raise ConfigError("check_estimator needs kernel=... (the estimator has no vocab_size attribute)")
     generator = seeded(seed)
     x_t = _masked_at_random(torch.randint(vocab, (batch_size, *shape), generator=generator), vocab, generator)
     t = 1.0 - torch.rand(batch_size, generator=generator)
