@@ -63,6 +63,7 @@ OBJECTIVES = [
     ("ssm-vr", {}),
     ("masked-ce", {}),
     ("masked-ce", {"kernel": ("masking", {"vocab_size": 3, "schedule": "cosine"})}),
+    ("masked-ce", {"weighting": "masked-mean"}),
 ]
 SAMPLERS = [
     ("annealed-langevin", {}),

@@ -3,8 +3,8 @@
 import pytest
 
 from scoregen import _extras, plotting
-from scoregen.cli import main
-from scoregen.demo import run_demo
+from scoregen.cli.demo import run_demo
+from scoregen.cli.main import main
 from scoregen.errors import MissingExtraError
 
 
@@ -42,11 +42,12 @@ def test_plotting_and_the_cli_name_the_extra(without, tmp_path, capsys):
 
 def test_the_digits_need_their_extra(without):
     from scoregen import data
+    from scoregen.data import digits as source
 
-    data._digits_arrays.cache_clear()
+    source._digits_arrays.cache_clear()
     without("digits")
     try:
         with pytest.raises(MissingExtraError, match=r"scoregen\[digits\]"):
             data.digits("train")
     finally:
-        data._digits_arrays.cache_clear()
+        source._digits_arrays.cache_clear()

@@ -286,7 +286,7 @@ def assert_masked_objective_consistent(
     *,
     kernel=None,
     weight: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    elbo: bool = True,
+    elbo: bool | None = None,
     n: int = 4096,
     n_se: float = 5.0,
     amplitude: float = 1.0,
@@ -296,20 +296,30 @@ def assert_masked_objective_consistent(
 
     For estimators ``q₁, q₂`` (the exact posterior ``p*`` and two random perturbations of it),
     ``E[ℓ(q₁)] − E[ℓ(q₂)] = K(q₁) − K(q₂)`` with the weighted posterior divergence
-    ``K(q) = E_t w(t) E_{x̃} Σ_{i masked} KL(p*ᵢ(·|x̃) ‖ qᵢ(·|x̃)) / (P ln 2)``, within ``n_se``
+    ``K(q) = E_t E_{x̃} c(t, m) Σ_{i masked} KL(p*ᵢ(·|x̃) ‖ qᵢ(·|x̃))``, within ``n_se``
     Monte-Carlo standard errors (``ℓ`` with common random numbers, ``K`` on fresh draws at the
-    objective's own times); the exact posterior has the lowest loss; and with ``elbo`` its loss
-    averages to ``−log₂ p(x) / P`` on the same sequences (the bound is tight; over the table, the
-    entropy in bits per token). ``weight`` is ``w``
-    (default: the objective's ``weight``, else ``kernel.elbo_weight``); ``kernel`` defaults to the
-    linear masking kernel, ``distribution`` to :func:`default_distribution`. Sequences much rarer
+    objective's own times; ``m`` the number of masked positions); the exact posterior has the
+    lowest loss; and with ``elbo`` its loss averages to ``−log₂ p(x) / P`` on the same sequences
+    (the bound is tight; over the table, the entropy in bits per token). ``c`` is the objective's
+    ``scale(kernel, t, m, P)``, or with ``weight`` (``w(t)``) ``w(t) / (P ln 2)``, by default
+    ``kernel.elbo_weight``'s; ``elbo`` defaults to whether the objective's ``weighting`` is
+    ``"elbo"`` (true when it has none). ``kernel`` defaults to the linear masking kernel,
+    ``distribution`` to :func:`default_distribution`. Sequences much rarer
     than ``1/n`` bias both sides beyond their standard errors (they are seldom drawn): mix such a
     table with a uniform one.
     """
     __tracebackhide__ = True
     distribution = distribution or default_distribution()
     kernel = kernel or default_kernel(vocab_size=distribution.vocab_size)
-    weight = weight or getattr(objective, "weight", None) or kernel.elbo_weight
+    positions = distribution.length
+    own_scale = weight is None and callable(getattr(objective, "scale", None))
+    w = weight or kernel.elbo_weight
+
+    def scale_of(t: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        return objective.scale(kernel, t, m, positions) if own_scale else w(t) / (positions * math.log(2))
+
+    if elbo is None:
+        elbo = getattr(objective, "weighting", "elbo") == "elbo"
     exact = ExactDiscrete(distribution)
     gen = seeded(seed + 1)
     named = [("the exact posterior", exact)] + [(f"estimator {i + 1}", _Perturbed(exact, gen, amplitude)) for i in range(2)]
@@ -324,7 +334,7 @@ def assert_masked_objective_consistent(
     x_t = kernel.perturb(fresh, t, gen)
     truth = distribution.posterior(x_t, kernel.mask_id)
     masked = (x_t == kernel.mask_id).to(torch.float64)
-    scale = weight(t).to(torch.float64) / (distribution.length * math.log(2))
+    scale = scale_of(t, masked.sum(dim=1)).to(torch.float64)
     divergence = []
     for _, est in named:
         log_q = torch.log_softmax(est(x_t, t).double(), dim=-1)
