@@ -10,10 +10,11 @@ import difflib
 import math
 import numbers
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from scoregen.errors import ConfigError
 
-Validator = Callable[[object, object, object], None]
+Validator = Callable[[Any, Any, Any], None]  # Any, not object: attrs infers the field type from it
 
 
 def _name(attribute) -> str:

@@ -73,7 +73,7 @@ def test_plugin_whose_hook_raises_is_skipped_by_name_and_the_rest_work():
 
 
 def test_name_of_knows_components_made_by_factory_functions():
-    from scoregen.config import describe, instantiate, ComponentSpec
+    from scoregen.config import ComponentSpec, describe, instantiate
     from scoregen.samplers import AnnealedLangevin
 
     def quick_langevin(*, steps: int = 3):

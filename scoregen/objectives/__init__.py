@@ -3,8 +3,8 @@
 from scoregen.objectives.base import GaussianObjective, LossTerms, Objective, level_index
 from scoregen.objectives.dsm import DenoisingScoreMatching
 from scoregen.objectives.ism import ImplicitScoreMatching
-from scoregen.objectives.ssm import SlicedScoreMatching, VarianceReducedSSM
 from scoregen.objectives.masked_ce import MaskedCrossEntropy
+from scoregen.objectives.ssm import SlicedScoreMatching, VarianceReducedSSM
 
 __all__ = [
     "DenoisingScoreMatching",
