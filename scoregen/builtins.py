@@ -11,6 +11,7 @@ from scoregen.estimators import (
     NoiseConditionalMLP,
     NoiseConditionalUNet,
 )
+from scoregen.estimators.parameterisation import PARAMETERISATIONS
 from scoregen.hookspecs import hookimpl
 from scoregen.kernels import VESDE, VPSDE, CosineVP, EDMKernel, FlowKernel, GaussianLadder, MaskingKernel, SubVPSDE
 from scoregen.objectives import (
@@ -56,3 +57,5 @@ def scoregen_register(registry) -> None:
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)
     registry.add("preset", "masked", presets.masked)
+    for name, parameterisation in PARAMETERISATIONS.items():
+        registry.add("parameterisation", name, parameterisation)

@@ -119,6 +119,14 @@ class ScoreModel:
         estimator = self._require_estimator(action)
         return estimator if self.ema is None else self.ema.module
 
+    def _score_function(self, action: str):
+        """The plain ``(x̂, σ) → score`` callable of the sampling estimator on this kernel: a
+        network that predicts ε, x₀, v or a velocity is converted here, so that samplers and the
+        likelihood never learn of it (:func:`~scoregen.estimators.parameterisation.as_score`)."""
+        from scoregen.estimators.parameterisation import as_score
+
+        return as_score(self._sampling_estimator(action), self.kernel)
+
     def parameters(self):
         """The estimator's trainable parameters (none for an analytic estimator)."""
         est = self._require_estimator("list parameters")
@@ -221,7 +229,7 @@ class ScoreModel:
             callback = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel))
         try:
             with torch.no_grad():
-                return sampler.sample(estimator, self.kernel, x_init, generator=generator, callback=callback, **extra)
+                return sampler.sample(self._score_function("sample"), self.kernel, x_init, generator=generator, callback=callback, **extra)
         finally:
             if progress:
                 callback.close()
@@ -232,7 +240,7 @@ class ScoreModel:
         smallest noise level. ``divergence`` is ``"exact"``, ``"hutchinson"`` or ``"auto"``."""
         from scoregen import likelihood
 
-        estimator = self._sampling_estimator("compute log_prob")
+        estimator = self._score_function("compute log_prob")
         data = as_data(x, self.event_shape, name="x")
         generator = torch.Generator().manual_seed(seed)
         return likelihood.log_prob(estimator, self.kernel, data, divergence=divergence, generator=generator, rtol=rtol, atol=atol)
@@ -245,7 +253,7 @@ class ScoreModel:
 
     def score(self, x, sigma) -> torch.Tensor:
         """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or ``[B]``."""
-        estimator = self._sampling_estimator("evaluate the score")
+        estimator = self._score_function("evaluate the score")
         data = as_data(x, self.event_shape, name="x")
         with torch.no_grad():
             return estimator(data, as_sigma(sigma, data.shape[0], data))

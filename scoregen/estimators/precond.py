@@ -24,6 +24,21 @@ from scoregen.errors import ConfigError
 PRECONDITIONINGS = ("none", "ncsn", "edm")
 
 
+def resolve_preconditioning(kind: str | None, parameterisation: str) -> str:
+    """The preconditioning of a network that predicts ``parameterisation``: ``kind`` when given,
+    else ``"ncsn"`` for a score network and ``"none"`` for any other, whose raw output *is* its
+    prediction (converted by :mod:`scoregen.estimators.parameterisation`). ``"ncsn"`` and
+    ``"edm"`` turn an output into a score, so they refuse any other parameterisation."""
+    if kind is None:
+        return "ncsn" if parameterisation == "score" else "none"
+    if kind != "none" and parameterisation != "score":
+        raise ConfigError(
+            f"preconditioning={kind!r} makes the output a score; a network predicting {parameterisation!r} "
+            "takes preconditioning='none' (the default for it)"
+        )
+    return kind
+
+
 class Preconditioner(nn.Module):
     """Wraps a network's input and output for one of :data:`PRECONDITIONINGS`.
 

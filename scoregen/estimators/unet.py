@@ -7,7 +7,8 @@ from torch import nn
 
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError
-from scoregen.estimators.precond import Preconditioner
+from scoregen.estimators.parameterisation import check_parameterisation
+from scoregen.estimators.precond import Preconditioner, resolve_preconditioning
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -42,6 +43,8 @@ class NoiseConditionalUNet(nn.Module):
     also adds a learned function of ``log σ`` (Fourier features) inside every block, which
     NCSNv2 found unnecessary for large images but helps at 8×8. ``preconditioning="edm"`` (with
     ``sigma_data``) replaces the division by ``σ`` (:mod:`scoregen.estimators.precond`).
+    ``parameterisation`` names what the output predicts (:mod:`scoregen.estimators.parameterisation`);
+    for any but ``score`` the raw output is the prediction (preconditioning ``"none"``).
 
     Shapes: ``x [B, C, H, W]``, ``sigma [B]`` → ``[B, C, H, W]``; ``H`` and ``W`` divisible by
     ``2^(len(channel_mult) − 1)``.
@@ -54,10 +57,13 @@ class NoiseConditionalUNet(nn.Module):
         channels: int = 32,
         channel_mult=(1, 2),
         sigma_embedding: bool = True,
-        preconditioning: str = "ncsn",
+        preconditioning: str | None = None,
         sigma_data: float | str = "auto",
+        parameterisation: str = "score",
     ) -> None:
         super().__init__()
+        self.parameterisation = check_parameterisation("parameterisation", parameterisation)
+        preconditioning = resolve_preconditioning(preconditioning, parameterisation)
         event_shape = tuple(int(d) for d in event_shape)
         if len(event_shape) != 3:
             raise ConfigError(f"the U-Net takes images [C, H, W]; got event shape {list(event_shape)}")
@@ -74,6 +80,7 @@ class NoiseConditionalUNet(nn.Module):
             "sigma_embedding": bool(sigma_embedding),
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
+            "parameterisation": parameterisation,
         }
         self.precond = Preconditioner(preconditioning, sigma_data)
         widths = [channels * int(m) for m in channel_mult]

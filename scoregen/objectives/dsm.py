@@ -5,6 +5,7 @@ import attrs
 import torch
 
 from scoregen._tensor import append_dims, randn_like
+from scoregen.estimators.parameterisation import as_score
 from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
@@ -69,7 +70,7 @@ class DenoisingScoreMatching(GaussianObjective):
         x_tilde = kernel.perturb(x_rep, sigma, noise=z)
         if self.reference:
             z = reference_target(x_tilde, sigma, self._reference(x, generator))
-        residual = append_dims(sigma, x_rep.ndim) * estimator(x_tilde, sigma) + z
+        residual = append_dims(sigma, x_rep.ndim) * as_score(estimator, kernel)(x_tilde, sigma) + z
         sq = residual.pow(2).flatten(1).sum(dim=1)
         scale = 0.5 if self.weight_power == 2 else 0.5 * self.weight(sigma) / sigma**2
         return LossTerms(loss=scale * sq, sigma=sigma)
