@@ -16,6 +16,7 @@ from scoregen.hookspecs import hookimpl
 from scoregen.kernels import VESDE, VPSDE, CosineVP, EDMKernel, FlowKernel, GaussianLadder, MaskingKernel, SubVPSDE
 from scoregen.objectives import (
     DenoisingScoreMatching,
+    FlowMatching,
     ImplicitScoreMatching,
     MaskedCrossEntropy,
     SlicedScoreMatching,
@@ -57,5 +58,7 @@ def scoregen_register(registry) -> None:
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)
     registry.add("preset", "masked", presets.masked)
+    registry.add("objective", "flow-matching", FlowMatching)
+    registry.add("preset", "flow-matching", presets.flow_matching)
     for name, parameterisation in PARAMETERISATIONS.items():
         registry.add("parameterisation", name, parameterisation)

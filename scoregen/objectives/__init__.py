@@ -2,12 +2,14 @@
 
 from scoregen.objectives.base import GaussianObjective, LossTerms, Objective, level_index
 from scoregen.objectives.dsm import DenoisingScoreMatching
+from scoregen.objectives.flow_matching import FlowMatching
 from scoregen.objectives.ism import ImplicitScoreMatching
 from scoregen.objectives.ssm import SlicedScoreMatching, VarianceReducedSSM
 from scoregen.objectives.masked_ce import MaskedCrossEntropy
 
 __all__ = [
     "DenoisingScoreMatching",
+    "FlowMatching",
     "GaussianObjective",
     "ImplicitScoreMatching",
     "LossTerms",

@@ -7,6 +7,8 @@ noise level is learned (Karras et al. 2022, §5). A distribution is named by a s
   ``gaussian``; ``σ(t)`` at ``t ~ U(t_min, 1)`` for the SDEs);
 - ``"ladder"``: the kernel's ladder levels ``kernel.sigmas``, uniformly;
 - ``"log-uniform"``: ``log σ ~ U(log σ_min, log σ_max)`` over the kernel's range;
+- ``"uniform-t"``: ``σ(t)`` at ``t ~ U(t_min, t_max)`` of the kernel's schedule (flow matching's
+  choice; the kernel's own for every continuous kernel, log-uniform σ on the ladder's VE schedule);
 - ``{"name": "log-normal", "mean": P_mean, "std": P_std}``: ``log σ ~ N(P_mean, P_std²)``, EDM's
   choice (``−1.2, 1.2`` for images scaled to ``[−1, 1]``); ``"truncate": true`` keeps it within
   the kernel's range (the normal truncated there).
@@ -18,7 +20,7 @@ import torch
 
 from scoregen.errors import ConfigError
 
-NAMES = ("kernel", "ladder", "log-uniform", "log-normal")
+NAMES = ("kernel", "ladder", "log-uniform", "log-normal", "uniform-t")
 
 
 def _spec(value):
@@ -48,6 +50,9 @@ def sample_sigma(value, kernel, n: int, generator) -> torch.Tensor:
     if name == "ladder":  # the ladder's levels, also on kernels that train elsewhere (ve)
         sigmas = kernel.sigmas
         return sigmas[torch.randint(len(sigmas), (n,), generator=generator)]
+    if name == "uniform-t":
+        u = torch.rand(n, generator=generator, dtype=torch.float64)
+        return kernel.noise_level(kernel.t_min + (kernel.t_max - kernel.t_min) * u).to(torch.float32)
     lo, hi = kernel.sigma_range()
     if name == "log-uniform":
         u = torch.rand(n, generator=generator, dtype=torch.float64)

@@ -3,7 +3,7 @@ public for plugin authors and users.
 
 - :mod:`scoregen.testing.strategies`: hypothesis strategies (``gaussian_mixtures``,
   ``noise_levels``, ``points``).
-- Assertions: :func:`assert_score_close`, :func:`assert_objective_consistent`,
+- Assertions: :func:`assert_score_close`, :func:`assert_velocity_close`, :func:`assert_objective_consistent`,
   :func:`assert_sampler_recovers`.
 - Conformance checks: :func:`check_kernel`, :func:`check_estimator`, :func:`check_objective`,
   :func:`check_sampler`.
@@ -20,6 +20,7 @@ from scoregen.testing.assertions import (
     assert_objective_consistent,
     assert_sampler_recovers,
     assert_score_close,
+    assert_velocity_close,
     default_mixture,
 )
 from scoregen.testing.conformance import (
@@ -53,6 +54,7 @@ __all__ = [
     "assert_objective_consistent",
     "assert_sampler_recovers",
     "assert_score_close",
+    "assert_velocity_close",
     "check_estimator",
     "check_kernel",
     "check_objective",
