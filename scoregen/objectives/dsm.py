@@ -30,8 +30,34 @@ def reference_target(x_tilde: torch.Tensor, sigma: torch.Tensor, reference: torc
     return ((flat - w @ ref) / sigma[:, None]).reshape(x_tilde.shape)
 
 
+@attrs.frozen(kw_only=True, slots=False)  # no slots: a mixin beside GaussianObjective's
+class ReferenceRows:
+    """``reference = R`` rows of the training set (given through :meth:`with_data`), drawn from
+    the objective's generator at each step beside the batch: the reference set of
+    :func:`reference_target`, shared by ``dsm`` and ``flow-matching``."""
+
+    reference: int = attrs.field(default=0, validator=_non_negative)
+    _data: torch.Tensor | None = attrs.field(default=None, init=False, repr=False)
+
+    def with_data(self, x: torch.Tensor) -> "ReferenceRows":
+        """This objective drawing its reference rows from the training set ``x [N, *E]``."""
+        if not self.reference:
+            return self
+        resolved = attrs.evolve(self)
+        object.__setattr__(resolved, "_data", x.detach())
+        return resolved
+
+    def _reference(self, x: torch.Tensor, generator) -> torch.Tensor:
+        if self._data is None:
+            raise ConfigError(
+                f"{type(self).__name__} with reference > 0 draws from the training set: fit the model (or call with_data) first"
+            )
+        rows = torch.randint(self._data.shape[0], (int(self.reference),), generator=generator)
+        return torch.cat([x.detach(), self._data[rows].to(x.device, x.dtype)])
+
+
 @attrs.frozen(kw_only=True)
-class DenoisingScoreMatching(GaussianObjective):
+class DenoisingScoreMatching(ReferenceRows, GaussianObjective):
     """``ℓ(σ) = ½ λ(σ) ‖s(x̃, σ) + (x̃ − x)/σ²‖²`` with ``x̃ = x + σ z``.
 
     Since ``(x̃ − x)/σ² = z/σ``, this is computed as ``½ λ(σ) σ⁻² ‖σ s(x̃, σ) + z‖²``; the default
@@ -45,23 +71,6 @@ class DenoisingScoreMatching(GaussianObjective):
     small ``σ`` the target is DSM's; at large ``σ``, where DSM's target is mostly noise, it
     averages over the set. The bias this trades for the variance vanishes as ``R`` grows.
     """
-
-    reference: int = attrs.field(default=0, validator=_non_negative)
-    _data: torch.Tensor | None = attrs.field(default=None, init=False, repr=False)
-
-    def with_data(self, x: torch.Tensor) -> "DenoisingScoreMatching":
-        """This objective drawing its reference rows from the training set ``x [N, *E]``."""
-        if not self.reference:
-            return self
-        resolved = attrs.evolve(self)
-        object.__setattr__(resolved, "_data", x.detach())
-        return resolved
-
-    def _reference(self, x: torch.Tensor, generator) -> torch.Tensor:
-        if self._data is None:
-            raise ConfigError("dsm with reference > 0 draws from the training set: fit the model (or call with_data) first")
-        rows = torch.randint(self._data.shape[0], (int(self.reference),), generator=generator)
-        return torch.cat([x.detach(), self._data[rows].to(x.device, x.dtype)])
 
     def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
         require_family(self, kernel)
