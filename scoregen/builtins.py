@@ -13,6 +13,7 @@ from scoregen.estimators import (
 )
 from scoregen.estimators.parameterisation import PARAMETERISATIONS
 from scoregen.hookspecs import hookimpl
+from scoregen.objectives.levels import SIGMA_DISTRIBUTIONS
 from scoregen.kernels import VESDE, VPSDE, CosineVP, EDMKernel, FlowKernel, GaussianLadder, MaskingKernel, SubVPSDE
 from scoregen.objectives import (
     DenoisingScoreMatching,
@@ -62,3 +63,5 @@ def scoregen_register(registry) -> None:
     registry.add("preset", "flow-matching", presets.flow_matching)
     for name, parameterisation in PARAMETERISATIONS.items():
         registry.add("parameterisation", name, parameterisation)
+    for name, distribution in SIGMA_DISTRIBUTIONS.items():
+        registry.add("sigma-distribution", name, distribution)
