@@ -15,7 +15,7 @@ def test_builtins_are_registered_through_the_hook_by_scoregen(registry):
     assert entries[("preset", "ncsn")] == "scoregen"
     assert entries[("sampler", "annealed-langevin")] == "scoregen"
     kinds = {k for k, _ in entries}
-    assert {"kernel", "estimator", "objective", "sampler", "preset", "parameterisation"} <= kinds
+    assert {"kernel", "estimator", "objective", "sampler", "preset", "dataset", "parameterisation", "sigma-distribution"} <= kinds
 
 
 def test_unknown_name_lists_known_names_and_closest_match(registry):

@@ -40,7 +40,7 @@ class KernelLevels:
     """The kernel's own training levels, ``kernel.sample_sigma``."""
 
     def sample(self, kernel, n: int, generator) -> torch.Tensor:
-        return kernel.sample_sigma(n, generator)
+        return kernel.sample_sigma(n, generator, device=draw_device(generator))
 
 
 @attrs.frozen
