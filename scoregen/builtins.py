@@ -16,8 +16,16 @@ from scoregen.estimators import (
 )
 from scoregen.estimators.parameterisation import PARAMETERISATIONS
 from scoregen.hookspecs import hookimpl
-from scoregen.objectives.levels import SIGMA_DISTRIBUTIONS
-from scoregen.kernels import VESDE, VPSDE, CosineVP, EDMKernel, FlowKernel, GaussianLadder, MaskingKernel, SubVPSDE
+from scoregen.kernels import (
+    VESDE,
+    VPSDE,
+    CosineVP,
+    EDMKernel,
+    FlowKernel,
+    GaussianLadder,
+    MaskingKernel,
+    SubVPSDE,
+)
 from scoregen.objectives import (
     DenoisingScoreMatching,
     FlowMatching,
@@ -26,7 +34,15 @@ from scoregen.objectives import (
     SlicedScoreMatching,
     VarianceReducedSSM,
 )
-from scoregen.samplers import AnnealedLangevin, Langevin, PredictorCorrector, ProbabilityFlowODE, ReverseSDE, Unmask
+from scoregen.objectives.levels import SIGMA_DISTRIBUTIONS
+from scoregen.samplers import (
+    AnnealedLangevin,
+    Langevin,
+    PredictorCorrector,
+    ProbabilityFlowODE,
+    ReverseSDE,
+    Unmask,
+)
 
 
 @hookimpl

@@ -19,7 +19,15 @@ from scoregen.estimators.parameterisation import (
     parameterisation_of,
     resolve,
 )
-from scoregen.kernels import VESDE, VPSDE, CosineVP, EDMKernel, FlowKernel, GaussianLadder, SubVPSDE
+from scoregen.kernels import (
+    VESDE,
+    VPSDE,
+    CosineVP,
+    EDMKernel,
+    FlowKernel,
+    GaussianLadder,
+    SubVPSDE,
+)
 from scoregen.plugins import get_registry
 
 KERNELS = [GaussianLadder(), VESDE(), VPSDE(), SubVPSDE(), CosineVP(), EDMKernel(), FlowKernel()]
@@ -103,7 +111,7 @@ def test_v_and_velocity_targets_are_their_definitions(kernel):
     m, s = kernel.marginal(t)
     torch.testing.assert_close(resolve("v").target(x0, eps, c), m[:, None] * eps - s[:, None] * x0)
     h = 1e-6 * (kernel.t_max - kernel.t_min)
-    path = lambda tt: kernel.marginal(tt)[0][:, None] * x0 + kernel.marginal(tt)[1][:, None] * eps  # noqa: E731
+    path = lambda tt: kernel.marginal(tt)[0][:, None] * x0 + kernel.marginal(tt)[1][:, None] * eps
     finite_difference = (path(t + h) - path(t - h)) / (2 * h)
     torch.testing.assert_close(resolve("velocity").target(x0, eps, c), finite_difference, rtol=1e-6, atol=1e-6)
 
@@ -150,7 +158,7 @@ def test_every_sampler_gives_the_same_samples_whatever_the_network_predicts(samp
     for name in NAMES:
         network = Predicting(reference.estimator, reference.kernel, name)
         got = build("ve-sde", kernel=kernel, estimator=network, sampler=spec).sample(64, seed=3)
-        torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-3, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-3, msg=lambda m, name=name: f"{name}: {m}")
 
 
 @pytest.mark.parametrize("name", NAMES)

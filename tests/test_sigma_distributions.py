@@ -9,8 +9,15 @@ import torch
 from scoregen import build
 from scoregen.config import ModelConfig
 from scoregen.errors import ConfigError
-from scoregen.kernels import FlowKernel, VESDE
-from scoregen.objectives.levels import SIGMA_DISTRIBUTIONS, LogNormal, LogUniform, UniformTime, resolve, sample_sigma
+from scoregen.kernels import VESDE, FlowKernel
+from scoregen.objectives.levels import (
+    SIGMA_DISTRIBUTIONS,
+    LogNormal,
+    LogUniform,
+    UniformTime,
+    resolve,
+    sample_sigma,
+)
 from scoregen.plugins import get_registry
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from scoregen import _validators as v
 from scoregen._tensor import as_float64
 from scoregen.errors import ConfigError, DataError
 
@@ -81,8 +82,9 @@ class GaussianMixture:
     def ring(cls, n_modes: int = 8, radius: float = 4.0, std: float = 0.3) -> "GaussianMixture":
         """Equal-weight 2-D mixture with means ``radius (cos θ_k, sin θ_k)``, ``θ_k = 2πk / n_modes``,
         and isotropic variances ``std²``."""
-        if n_modes < 1:
-            raise ConfigError(f"n_modes must be >= 1, got {n_modes}")
+        n_modes = v.check_int("n_modes", n_modes, minimum=1)
+        radius = v.check_real("radius", radius, non_negative=True)
+        std = v.check_real("std", std, positive=True)
         angle = 2.0 * math.pi * torch.arange(n_modes, dtype=torch.float64) / n_modes
         means = radius * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
         return cls(torch.ones(n_modes), means, torch.full((n_modes, 2), float(std) ** 2))

@@ -14,6 +14,7 @@ import attrs
 import torch
 from torch import nn
 
+from scoregen import _validators as v
 from scoregen._tensor import append_dims
 from scoregen.analytic import GaussianMixture
 from scoregen.errors import ConfigError, DataError
@@ -123,8 +124,9 @@ class EmpiricalScore(nn.Module):
 
     def __init__(self, event_shape=None, *, data: torch.Tensor | None = None, chunk_size: int = 1024) -> None:
         super().__init__()
-        if int(chunk_size) < 1:
-            raise ConfigError(f"chunk_size must be at least 1, got {chunk_size}")
+        chunk_size = v.check_int("chunk_size", chunk_size, minimum=1)
+        if event_shape is not None:
+            event_shape = v.check_shape("event_shape", event_shape)
         if data is not None:
             data = torch.as_tensor(data).detach()
             if data.ndim < 2 or data.shape[0] == 0:

@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from scoregen.errors import ConfigError
+from scoregen import _validators as v
 from scoregen.estimators.parameterisation import check_parameterisation
 from scoregen.estimators.precond import Preconditioner, resolve_preconditioning
 
@@ -38,22 +38,20 @@ class NoiseConditionalMLP(nn.Module):
         super().__init__()
         self.parameterisation = check_parameterisation("parameterisation", parameterisation)
         preconditioning = resolve_preconditioning(preconditioning, parameterisation)
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
-        if not hidden or any(int(h) < 1 for h in hidden):
-            raise ConfigError(f"hidden must list positive layer widths, got {hidden!r}")
-        self.event_shape = tuple(int(d) for d in event_shape)
+        v.check_choice("activation", activation, ACTIVATIONS)
+        hidden = v.check_counts("hidden", hidden)
+        self.event_shape = v.check_shape("event_shape", event_shape)
         self.precond = Preconditioner(preconditioning, sigma_data)
         self.hparams = {
             "event_shape": list(self.event_shape),
-            "hidden": [int(h) for h in hidden],
+            "hidden": list(hidden),
             "activation": activation,
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
             "parameterisation": parameterisation,
         }
         dim = math.prod(self.event_shape)
-        widths = [dim + 1, *(int(h) for h in hidden)]
+        widths = [dim + 1, *hidden]
         layers: list[nn.Module] = []
         for w_in, w_out in zip(widths, widths[1:]):
             layers += [nn.Linear(w_in, w_out), ACTIVATIONS[activation]()]

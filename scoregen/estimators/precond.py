@@ -13,11 +13,10 @@ The network's σ input is ``log σ`` for every choice (EDM's ``c_noise = ¼ log 
 factor the first layer absorbs).
 """
 
-import math
-
 import torch
 from torch import nn
 
+from scoregen import _validators as v
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError
 
@@ -50,10 +49,9 @@ class Preconditioner(nn.Module):
 
     def __init__(self, kind: str = "ncsn", sigma_data: float | str = "auto") -> None:
         super().__init__()
-        if kind not in PRECONDITIONINGS:
-            raise ConfigError(f"unknown preconditioning {kind!r}; choose from {', '.join(PRECONDITIONINGS)}")
-        if sigma_data != "auto" and not (isinstance(sigma_data, (int, float)) and math.isfinite(sigma_data) and sigma_data > 0):
-            raise ConfigError(f"sigma_data must be 'auto' or a positive number, got {sigma_data!r}")
+        v.check_choice("preconditioning", kind, PRECONDITIONINGS)
+        if sigma_data != "auto":
+            v.check_real("sigma_data", sigma_data, positive=True)
         self.kind = kind
         self.known = sigma_data != "auto"
         self.register_buffer("sigma_data", torch.tensor(float(sigma_data) if self.known else 0.0))

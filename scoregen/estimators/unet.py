@@ -5,6 +5,7 @@ import math
 import torch
 from torch import nn
 
+from scoregen import _validators as v
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError
 from scoregen.estimators.parameterisation import check_parameterisation
@@ -64,14 +65,15 @@ class NoiseConditionalUNet(nn.Module):
         super().__init__()
         self.parameterisation = check_parameterisation("parameterisation", parameterisation)
         preconditioning = resolve_preconditioning(preconditioning, parameterisation)
-        event_shape = tuple(int(d) for d in event_shape)
+        event_shape = v.check_shape("event_shape", event_shape)
+        channels = v.check_int("channels", channels, minimum=1)
+        channel_mult = v.check_counts("channel_mult", channel_mult)
+        v.check_bool("sigma_embedding", sigma_embedding)
         if len(event_shape) != 3:
             raise ConfigError(f"the U-Net takes images [C, H, W]; got event shape {list(event_shape)}")
         factor = 2 ** (len(channel_mult) - 1)
         if event_shape[1] % factor or event_shape[2] % factor:
             raise ConfigError(f"image size {event_shape[1:]} must be divisible by {factor} for channel_mult={list(channel_mult)}")
-        if channels < 1 or not channel_mult or any(int(m) < 1 for m in channel_mult):
-            raise ConfigError(f"need channels >= 1 and positive channel_mult, got {channels}, {channel_mult!r}")
         self.event_shape = event_shape
         self.hparams = {
             "event_shape": list(event_shape),

@@ -19,6 +19,7 @@ import functools
 import math
 
 import attrs
+import numpy as np
 import torch
 
 from scoregen import _validators as v
@@ -137,14 +138,18 @@ class ScheduledGaussian:
 
 
 def _levels_converter(value):
-    return None if value is None else tuple(float(s) for s in value)
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor | np.ndarray):
+        value = value.tolist()
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise ConfigError(f"levels must be a list of noise levels, got {value!r}")
+    return tuple(v.check_real(f"levels[{i}]", s, positive=True) for i, s in enumerate(value))
 
 
 def _check_ladder(levels) -> None:
     if len(levels) < 1:
         raise ConfigError("a noise ladder needs at least one level")
-    if not all(math.isfinite(s) and s > 0 for s in levels):
-        raise ConfigError(f"noise levels must be positive and finite, got {list(levels)}")
     if any(a <= b for a, b in zip(levels, levels[1:])):
         raise ConfigError(
             f"noise levels must be strictly decreasing (largest first, σ_1 > … > σ_L), got {list(levels)}"

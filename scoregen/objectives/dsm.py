@@ -4,16 +4,12 @@ reference-batch target (Xu et al. 2023, "stable target field")."""
 import attrs
 import torch
 
+from scoregen import _validators as v
 from scoregen._tensor import append_dims, draw_device, randn_like
-from scoregen.estimators.parameterisation import as_score
 from scoregen.errors import ConfigError
+from scoregen.estimators.parameterisation import as_score
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
-
-
-def _non_negative(instance, attribute, value) -> None:
-    if int(value) != value or value < 0:
-        raise ConfigError(f"{attribute.name} must be a whole number >= 0, got {value!r}")
 
 
 def reference_target(x_tilde: torch.Tensor, sigma: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -36,7 +32,7 @@ class ReferenceRows:
     the objective's generator at each step beside the batch: the reference set of
     :func:`reference_target`, shared by ``dsm`` and ``flow-matching``."""
 
-    reference: int = attrs.field(default=0, validator=_non_negative)
+    reference: int = attrs.field(default=0, validator=v.non_negative_count)
     _data: torch.Tensor | None = attrs.field(default=None, init=False, repr=False)
 
     def with_data(self, x: torch.Tensor) -> "ReferenceRows":

@@ -2,16 +2,11 @@
 
 import attrs
 
+from scoregen import _validators as v
 from scoregen.estimators.parameterisation import as_score
-from scoregen.errors import ConfigError
 from scoregen.jacobian import jacobian_trace
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
-
-
-def _check_chunk_size(instance, attribute, value) -> None:
-    if value is not None and (not isinstance(value, int) or value < 1):
-        raise ConfigError(f"chunk_size must be a positive integer or None, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -35,7 +30,7 @@ class ImplicitScoreMatching(GaussianObjective):
     gradient (smooth activations such as SiLU, not ReLU).
     """
 
-    chunk_size: int | None = attrs.field(default=None, validator=_check_chunk_size)
+    chunk_size: int | None = attrs.field(default=None, validator=v.optional(v.count))
 
     def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
         require_family(self, kernel)

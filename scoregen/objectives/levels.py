@@ -10,7 +10,7 @@ unless the generator lives elsewhere):
 - ``ladder``: the kernel's ladder levels ``kernel.sigmas``, uniformly;
 - ``log-uniform``: ``log σ ~ U(log σ_min, log σ_max)`` over the kernel's range;
 - ``log-normal`` (``mean``, ``std``, ``truncate``): ``log σ ~ N(P_mean, P_std²)``, EDM's choice
-  (``−1.2, 1.2`` for images scaled to ``[−1, 1]``); ``truncate=True`` keeps it within the
+  (``−1.2, 1.2`` for images scaled to ``[−1, 1]``; ``|P_mean| ≤ 10``, ``0 < P_std ≤ 5``); ``truncate=True`` keeps it within the
   kernel's range (the normal truncated there). On the flow kernel ``log σ = logit t``, so this is
   the logit-normal time of Esser et al. (2024);
 - ``uniform-t``: ``σ(t)`` at ``t ~ U(t_min, t_max)`` of the kernel's schedule (flow matching's
@@ -66,8 +66,8 @@ class LogNormal:
     """``log σ ~ N(mean, std²)``; ``truncate`` keeps it within ``kernel.sigma_range()`` by
     inverting the normal CDF between the range's quantiles (one draw a level)."""
 
-    mean: float = attrs.field(default=0.0, validator=v.real())
-    std: float = attrs.field(default=1.0, validator=v.positive)
+    mean: float = attrs.field(default=0.0, validator=v.real(at_least=-10.0, at_most=10.0))
+    std: float = attrs.field(default=1.0, validator=v.real(positive=True, at_most=5.0))
     truncate: bool = attrs.field(default=False, validator=v.boolean)
 
     def sample(self, kernel, n: int, generator) -> torch.Tensor:

@@ -20,6 +20,8 @@ import math
 import torch
 from torch import nn
 
+from scoregen.errors import ConfigError
+
 from scoregen.testing.assertions import (
     DEFAULT_SIGMAS,
     assert_objective_consistent,
@@ -40,6 +42,12 @@ class UnitGaussianScore(nn.Module):
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         return -self.a * x / (1 + sigma.square()).reshape(-1, *(1,) * (x.ndim - 1))
+
+
+def _require(component, method: str, check: str) -> None:
+    """A check given something that is not a component of its kind fails at once, naming it."""
+    if not callable(getattr(component, method, None)):
+        raise ConfigError(f"{check} needs an object with {method}(...), got {component!r}")
 
 
 def _seeded(seed: int) -> torch.Generator:
@@ -133,6 +141,7 @@ def check_kernel(kernel, *, event_shapes=EVENT_SHAPES, n: int = 20_000) -> None:
     ``event_shapes`` (finite, seeded); and for the Gaussian family strictly decreasing positive
     ``sigmas``, ``perturb`` preserving shape and dtype with ``x̃ = x + σ z`` exactly for a given
     ``noise`` and ``(x̃ − x)/σ ~ N(0, I)`` over ``n`` draws, and ``sample_sigma`` within the ladder."""
+    _require(kernel, "prior_sample", "check_kernel")
     family = getattr(kernel, "family", None)
     if not isinstance(family, str):
         raise _fail(kernel, f"a kernel needs a string attribute `family`, got {family!r}")
@@ -169,9 +178,10 @@ def check_estimator(estimator, *, event_shape=None, mixture=None, sigmas=DEFAULT
     ``mixture``, the estimator claims to be exact and must pass :func:`assert_score_close`.
     Modules are checked in eval mode (and left in the mode they were in).
     """
+    _require(estimator, "__call__", "check_estimator")
     shape = event_shape or getattr(estimator, "event_shape", None)
     if shape is None:
-        raise ValueError("check_estimator needs event_shape=... (the estimator has no event_shape attribute)")
+        raise ConfigError("check_estimator needs event_shape=... (the estimator has no event_shape attribute)")
     shape = tuple(shape)
     x = 2.0 * torch.randn(batch_size, *shape, generator=_seeded(0))
     x[-1] = x[-1] / x[-1].norm() * 1e4
@@ -221,6 +231,7 @@ def check_objective(objective, *, kernel=None, mixture=None, event_shapes=EVENT_
     scalar mean of ``per_sample``; gradients reach the estimator's parameters; the batch is left
     unmodified. For a Gaussian kernel (default: the ladder ``σ = 2, 0.5, 0.1``) it must then pass
     :func:`assert_objective_consistent` on ``mixture``."""
+    _require(objective, "per_sample", "check_objective")
     kernel = kernel or _default_kernel(objective, levels=(2.0, 0.5, 0.1))
     probe = UnitGaussianScore()
     for shape in event_shapes:
@@ -265,6 +276,7 @@ def check_sampler(
     result. For a Gaussian kernel it must then pass :func:`assert_sampler_recovers` on ``mixture``
     (default: the 8-mode ring) with ``n`` samples and ``factor``.
     """
+    _require(sampler, "sample", "check_sampler")
     kernel = kernel or _default_kernel(sampler)
     probe = UnitGaussianScore()
     for shape in event_shapes:
