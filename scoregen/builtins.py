@@ -15,6 +15,7 @@ from scoregen.estimators import (
     NoiseConditionalUNet,
 )
 from scoregen.estimators.parameterisation import PARAMETERISATIONS
+from scoregen.estimators.precond import PRECONDITIONINGS
 from scoregen.hookspecs import hookimpl
 from scoregen.kernels import (
     VESDE,
@@ -91,3 +92,5 @@ def scoregen_register(registry) -> None:
         registry.add("parameterisation", name, parameterisation)
     for name, distribution in SIGMA_DISTRIBUTIONS.items():
         registry.add("sigma-distribution", name, distribution)
+    for name, preconditioning in PRECONDITIONINGS.items():
+        registry.add("preconditioning", name, preconditioning)

@@ -187,3 +187,16 @@ def test_bad_parameterisations_are_config_errors():
         NoiseConditionalMLP((2,), parameterisation="noise")
     with pytest.raises(ConfigError, match="preconditioning='edm'"):
         NoiseConditionalMLP((2,), parameterisation="velocity", preconditioning="edm")
+
+
+def test_preconditionings_are_registered_rules():
+    from scoregen.estimators.precond import PRECONDITIONINGS, Preconditioner
+
+    assert get_registry().names("preconditioning") == sorted(PRECONDITIONINGS)
+    x, out, sigma = torch.randn(3, 2), torch.randn(3, 2), torch.tensor([0.5, 1.0, 2.0])
+    torch.testing.assert_close(Preconditioner("none").score(out, x, sigma), out)
+    torch.testing.assert_close(Preconditioner("ncsn").score(out, x, sigma), out / sigma[:, None])
+    with pytest.raises(ConfigError, match="needs data"):
+        Preconditioner("edm").score(out, x, sigma)
+    with pytest.raises(ConfigError, match="preconditioning must be one of"):
+        Preconditioner("karras")
