@@ -3,6 +3,7 @@
 import attrs
 
 from scoregen import _validators as v
+from scoregen.estimators.parameterisation import as_score
 from scoregen.jacobian import jacobian_trace
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
@@ -35,6 +36,7 @@ class ImplicitScoreMatching(GaussianObjective):
         require_family(self, kernel)
         x, sigma = self.draw(kernel, x, generator)
         x_tilde = kernel.perturb(x, sigma, generator)
-        score, trace = jacobian_trace(lambda y: estimator(y, sigma), x_tilde, chunk_size=self.chunk_size)
+        score_fn = as_score(estimator, kernel)
+        score, trace = jacobian_trace(lambda y: score_fn(y, sigma), x_tilde, chunk_size=self.chunk_size)
         half_sq = 0.5 * score.pow(2).flatten(1).sum(dim=1)
         return LossTerms(loss=self.weight(sigma) * (trace + half_sq), sigma=sigma)

@@ -6,6 +6,7 @@ import attrs
 import torch
 
 from scoregen import _validators as v
+from scoregen.estimators.parameterisation import as_score
 from scoregen.jacobian import projected_jacobian
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
@@ -44,8 +45,9 @@ class SlicedScoreMatching(GaussianObjective):
         require_family(self, kernel)
         x, sigma = self.draw(kernel, x, generator)
         x_tilde = kernel.perturb(x, sigma, generator)
+        score_fn = as_score(estimator, kernel)
         v = projections(self.projection, (self.n_projections, *x.shape), generator, like=x)
-        score, quad = projected_jacobian(lambda y: estimator(y, sigma), x_tilde, v)
+        score, quad = projected_jacobian(lambda y: score_fn(y, sigma), x_tilde, v)
         if self.variance_reduced:
             half_sq = 0.5 * score.pow(2).flatten(1).sum(dim=1)
         else:
