@@ -20,7 +20,26 @@ from scoregen.objectives import (
     SlicedScoreMatching,
     VarianceReducedSSM,
 )
-from scoregen.samplers import AnnealedLangevin, Langevin, PredictorCorrector, ProbabilityFlowODE, ReverseSDE, Unmask
+from scoregen.kernels import grids
+from scoregen.samplers import (
+    DDIM,
+    DPMPP2M,
+    DPMPP2MSDE,
+    DPMPP3MSDE,
+    LMS,
+    AnnealedLangevin,
+    DPMSolver,
+    EDMStochastic,
+    Euler,
+    EulerAncestral,
+    Heun,
+    Langevin,
+    PredictorCorrector,
+    ProbabilityFlowODE,
+    ReverseSDE,
+    UniPC,
+    Unmask,
+)
 
 
 @hookimpl
@@ -56,3 +75,20 @@ def scoregen_register(registry) -> None:
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)
     registry.add("preset", "masked", presets.masked)
+    registry.add("grid", "karras", grids.Karras)
+    registry.add("grid", "exponential", grids.Exponential)
+    registry.add("grid", "polyexponential", grids.PolyExponential)
+    registry.add("grid", "uniform-t", grids.UniformTime)
+    registry.add("grid", "uniform-logsnr", grids.UniformLogSNR)
+    registry.add("grid", "ladder", grids.Ladder)
+    registry.add("sampler", "euler", Euler)
+    registry.add("sampler", "heun", Heun)
+    registry.add("sampler", "edm", EDMStochastic)
+    registry.add("sampler", "euler-ancestral", EulerAncestral)
+    registry.add("sampler", "ddim", DDIM)
+    registry.add("sampler", "dpm-solver", DPMSolver)
+    registry.add("sampler", "dpm++2m", DPMPP2M)
+    registry.add("sampler", "dpm++2m-sde", DPMPP2MSDE)
+    registry.add("sampler", "dpm++3m-sde", DPMPP3MSDE)
+    registry.add("sampler", "unipc", UniPC)
+    registry.add("sampler", "lms", LMS)

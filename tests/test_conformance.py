@@ -55,6 +55,17 @@ SAMPLERS = [
     ("pc", {}),
     ("ode", {}),
     ("consistent-annealed", {}),
+    ("euler", {}),
+    ("heun", {}),
+    ("edm", {"S_churn": 10.0}),
+    ("euler-ancestral", {}),
+    ("ddim", {}),
+    ("dpm-solver", {}),
+    ("dpm++2m", {}),
+    ("dpm++2m-sde", {}),
+    ("dpm++3m-sde", {}),
+    ("unipc", {}),
+    ("lms", {}),
 ]
 
 

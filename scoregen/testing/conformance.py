@@ -254,7 +254,16 @@ def check_objective(objective, *, kernel=None, mixture=None, event_shapes=EVENT_
 
 
 def check_sampler(
-    sampler, *, kernel=None, mixture=None, factor: float = 1.5, n: int = 2000, event_shapes=EVENT_SHAPES
+    sampler,
+    *,
+    kernel=None,
+    mixture=None,
+    factor: float = 1.5,
+    n: int = 2000,
+    event_shapes=EVENT_SHAPES,
+    order: float | None = None,
+    stochastic: bool = False,
+    steps=None,
 ) -> None:
     """Conformance of a sampler at its own settings (its default budget), with ``kernel``
     (default: the ``ncsn`` ladder ``σ = 10 → 0.01``).
@@ -264,6 +273,12 @@ def check_sampler(
     run is seeded by ``generator`` alone; a ``callback`` receives dicts and does not change the
     result. For a Gaussian kernel it must then pass :func:`assert_sampler_recovers` on ``mixture``
     (default: the 8-mode ring) with ``n`` samples and ``factor``.
+
+    Convergence (:mod:`scoregen.testing.convergence`), with the exact score of ``mixture``:
+    ``order=p`` asserts that a deterministic σ-grid sampler's error against a reference solution
+    of the probability-flow ODE falls at slope ``≥ p − 0.3`` over ``steps`` (default 16 to 128
+    steps); ``stochastic=True`` asserts that the four numbers of
+    :func:`~scoregen.metrics.mixture_quality` approach the truth's over ``steps`` (default 10, 40).
     """
     kernel = kernel or _default_kernel(sampler)
     probe = UnitGaussianScore()
@@ -282,5 +297,13 @@ def check_sampler(
             raise _fail(sampler, f"{label}: passing a callback changed the samples")
         if not all(isinstance(info, dict) for info in seen):
             raise _fail(sampler, "callback must receive dicts (step, level, sigma, x)")
-    if getattr(kernel, "family", None) == "gaussian":
+    if getattr(kernel, "family", None) != "gaussian":
+        return
+    from scoregen.testing import convergence
+
+    if order is not None:
+        convergence.check_order(sampler, order, kernel=kernel, mixture=mixture, **({"steps": steps} if steps else {}))
+    elif stochastic:
+        convergence.check_in_distribution(sampler, kernel=kernel, mixture=mixture, **({"steps": steps} if steps else {}))
+    else:
         assert_sampler_recovers(sampler, mixture, kernel=kernel, n=n, factor=factor)
