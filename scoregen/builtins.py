@@ -21,6 +21,7 @@ from scoregen.objectives import (
     VarianceReducedSSM,
 )
 from scoregen.kernels import grids
+from scoregen.samplers.predictors import EulerMaruyama, ReverseDiffusion
 from scoregen.samplers import (
     DDIM,
     DPMPP2M,
@@ -92,3 +93,5 @@ def scoregen_register(registry) -> None:
     registry.add("sampler", "dpm++3m-sde", DPMPP3MSDE)
     registry.add("sampler", "unipc", UniPC)
     registry.add("sampler", "lms", LMS)
+    registry.add("predictor", "euler-maruyama", EulerMaruyama)
+    registry.add("predictor", "reverse-diffusion", ReverseDiffusion)

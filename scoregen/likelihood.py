@@ -19,7 +19,7 @@ import torch
 
 from scoregen.errors import ConfigError
 from scoregen.samplers.ode import probability_flow
-from scoregen.samplers.sde import scalar_marginal, times
+from scoregen.kernels.coordinates import scalar_marginal, times
 
 EXACT_MAX_DIM = 16  # "auto" uses the exact divergence up to this many dimensions
 

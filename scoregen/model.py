@@ -306,8 +306,10 @@ def _with_progress(callback, total):
     bar = tqdm(total=total, desc="sample", unit="eval")
 
     class _Progress:
+        """Counts score evaluations (``info["nfe"]``), or callbacks where a sampler reports none."""
+
         def __call__(self, info):
-            bar.update(1)
+            bar.update(info["nfe"] - bar.n if "nfe" in info else 1)
             if callback is not None:
                 callback(info)
 

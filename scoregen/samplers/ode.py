@@ -11,7 +11,8 @@ import torch
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
-from scoregen.samplers.sde import _positive, finish, scalar_marginal, start, times
+from scoregen.kernels.coordinates import finish, scalar_marginal, start, times
+from scoregen.samplers.sde import _positive
 
 
 def probability_flow(estimator, kernel, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -81,7 +82,8 @@ class ProbabilityFlowODE:
             count[0] += 1
             d = probability_flow(estimator, kernel, x, times(x, t))
             if callback is not None:
-                callback({"nfe": count[0], "t": t, "x": x})
+                sigma = float(kernel.noise_level(torch.tensor(t, dtype=torch.float64)))
+                callback({"step": count[0] - 1, "nfe": count[0], "sigma": sigma, "t": t, "x": x})
             return d
 
         if self.method == "heun":

@@ -17,7 +17,6 @@ import torch
 
 from scoregen import _validators as v
 from scoregen.config import resolve
-from scoregen.errors import ConfigError, UnknownComponentError
 from scoregen.estimators.parameterisation import denoised
 from scoregen.kernels.base import require_family
 from scoregen.kernels.grids import check_sigmas
@@ -39,12 +38,7 @@ class Denoiser:
         return denoised(self._score, x, sigma_b)
 
 
-def grid_validator(instance, attribute, value) -> None:
-    """attrs validator: ``value`` resolves to a registered grid (a name, a dict) or is a grid object."""
-    try:
-        resolve("grid", value)
-    except UnknownComponentError as exc:
-        raise ConfigError(f"{attribute.name}: {exc}") from None
+grid_validator = v.registered("grid")
 
 
 @attrs.frozen(kw_only=True)
