@@ -2,6 +2,9 @@
 third-party plugins."""
 
 from scoregen import presets
+from scoregen.data import ImageFolder, digits_tokens, gaussian_mixture_2d
+from scoregen.data.digits import digits_dataset
+from scoregen.data.files import read_csv, read_npy, read_npz
 from scoregen.estimators import (
     EmpiricalScore,
     ExactDiscrete,
@@ -76,6 +79,7 @@ def scoregen_register(registry) -> None:
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)
     registry.add("preset", "masked", presets.masked)
+<<<<<<< HEAD
     registry.add("grid", "karras", grids.Karras)
     registry.add("grid", "exponential", grids.Exponential)
     registry.add("grid", "polyexponential", grids.PolyExponential)
@@ -95,3 +99,12 @@ def scoregen_register(registry) -> None:
     registry.add("sampler", "lms", LMS)
     registry.add("predictor", "euler-maruyama", EulerMaruyama)
     registry.add("predictor", "reverse-diffusion", ReverseDiffusion)
+=======
+    registry.add("dataset", "digits", digits_dataset)
+    registry.add("dataset", "digits-tokens", digits_tokens)
+    registry.add("dataset", "gmm", gaussian_mixture_2d)
+    registry.add("dataset", "images", ImageFolder)
+    registry.add("dataset", "npy", read_npy)
+    registry.add("dataset", "npz", read_npz)
+    registry.add("dataset", "csv", read_csv)
+>>>>>>> main

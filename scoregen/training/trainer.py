@@ -2,6 +2,7 @@
 rate, gradient clipping, an EMA of the weights, metrics to JSON lines, atomic checkpoints and
 exact resume, single-process or data-parallel under ``torchrun``."""
 
+import contextlib
 import hashlib
 import json
 import math
@@ -12,7 +13,8 @@ import attrs
 import torch
 
 from scoregen import io
-from scoregen.config import ModelConfig, instantiate
+from scoregen._tensor import make_generator
+from scoregen.data.sources import StreamSource, as_source
 from scoregen.errors import CheckpointError, ConfigError
 from scoregen.objectives.base import level_index
 from scoregen.training import distributed
@@ -23,6 +25,7 @@ TRAINER_JSON = "trainer.json"
 TRAINER_TENSORS = "trainer.safetensors"
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.jsonl"
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _check(condition: bool, message: str) -> None:
@@ -42,6 +45,12 @@ class TrainConfig:
     so a run's arithmetic depends on ``shards``, not on how many processes carry it: one process
     with ``shards=2`` computes what two do under ``torchrun`` (up to the order of floating-point
     sums).
+
+    ``precision`` (``"fp32"``, ``"bf16"``, ``"fp16"``) runs the network's forward pass under
+    ``torch.autocast`` in that dtype (``"fp16"`` with a ``torch.amp.GradScaler``); the weights,
+    the optimiser, the noise, the loss and everything the samplers do stay float32 (schedules
+    float64). ``compile=True`` trains through ``torch.compile`` of the network (and samples
+    through a compiled EMA copy; :meth:`ScoreModel.compile`).
     """
 
     steps: int = 3000
@@ -56,6 +65,8 @@ class TrainConfig:
     checkpoint_every: int = 0
     keep: int = 2
     shards: int | None = None
+    precision: str = "fp32"
+    compile: bool = False
 
     def __attrs_post_init__(self) -> None:
         _check(
@@ -68,6 +79,7 @@ class TrainConfig:
         _check(self.checkpoint_every >= 0, f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
         _check(self.grad_clip is None or self.grad_clip > 0, f"grad_clip must be positive, got {self.grad_clip}")
         _check(self.shards is None or self.shards >= 1, f"shards must be at least 1, got {self.shards}")
+        _check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def lr_at(self, k: int) -> float:
         """The learning rate of step ``k = 1..steps``: ``lr · ½(1 + cos(π (k−1)/steps))`` for
@@ -79,25 +91,65 @@ class TrainConfig:
         return ramp * self.lr * 0.5 * (1.0 + math.cos(math.pi * (k - 1) / max(self.steps, 1)))
 
 
-def _fingerprint(x: torch.Tensor) -> str:
-    return hashlib.sha256(x.contiguous().numpy().tobytes()).hexdigest()[:16]
+def step_seed(seed: int, shard: int, step: int) -> int:
+    """The seed of the rows shard ``shard`` reads at step ``step`` of a run seeded ``seed``."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}/{shard}/{step}".encode(), digest_size=8).digest(), "little")
+
+
+class StepRows(torch.utils.data.Dataset):
+    """Item ``k``: the batch of each shard in ``shards`` for step ``k``, read from a row source.
+
+    Shard ``s`` of ``S`` holds rows ``s, s + S, …`` of the ``N`` and draws ``per_shard`` of them
+    with replacement from a generator seeded by ``(seed, s, k)`` alone (:func:`step_seed`): the
+    rows of any step are known without replaying the run, so a resumed run reads what the
+    uninterrupted one read, and worker processes can fetch steps ahead.
+    """
+
+    def __init__(self, source, *, seed: int, n_shards: int, shards: range, per_shard: int):
+        self.source, self.seed, self.n_shards, self.shards, self.per_shard = source, seed, n_shards, shards, per_shard
+        self.held = [len(range(s, len(source), n_shards)) for s in shards]
+
+    def index(self, shard: int, held: int, step: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(step_seed(self.seed, shard, step))
+        return shard + self.n_shards * torch.randint(held, (self.per_shard,), generator=generator)
+
+    def __getitem__(self, step: int) -> list:
+        return [self.source.rows(self.index(s, held, step)) for s, held in zip(self.shards, self.held)]
+
+
+def _as_is(item):
+    return item
+
+
+def autocast(precision: str, device: torch.device):
+    """The context the forward pass runs in: ``torch.autocast`` for ``"bf16"``/``"fp16"``."""
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 class _Run:
     """One call of :func:`train`: the state that a checkpoint must capture."""
 
-    def __init__(self, model, x, config: TrainConfig, out):
-        self.rank, self.world = distributed.setup()
+    def __init__(self, model, source, config: TrainConfig, out, num_workers: int = 0):
+        self.rank, self.world = distributed.setup(model.device)
         shards = config.shards or self.world
         _check(shards % self.world == 0, f"shards={shards} must be a multiple of the number of processes {self.world}")
         _check(config.batch_size % shards == 0, f"batch_size {config.batch_size} must be divisible by shards={shards}")
         self.model, self.config = model, attrs.evolve(config, shards=shards)
-        self.fingerprint = _fingerprint(x)
-        self.data_shape = list(x.shape)
+        self.device = model.device
+        self.source, self.num_workers = source, num_workers
+        self.fingerprint = source.fingerprint
+        self.streamed = isinstance(source, StreamSource)
+        self.data_shape = [None if self.streamed else len(source), *model.event_shape]
+        if not self.streamed:
+            _check(len(source) >= shards, f"{len(source)} rows cannot fill shards={shards}")
+        _check(not (self.streamed and num_workers), "num_workers reads a map-style data set; a DataLoader brings its own workers")
         self.mine = range(self.rank * shards // self.world, (self.rank + 1) * shards // self.world)
-        self.shard_data = [x[s::shards] for s in self.mine]
         self.shard_batch = config.batch_size // shards
-        self.generators = [torch.Generator().manual_seed(config.seed + 1_000_003 * s) for s in self.mine]
+        self.generators = [make_generator(self.device, config.seed + 1_000_003 * s) for s in self.mine]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.params = model.parameters()
         _check(bool(self.params), f"the estimator {type(model.estimator).__name__} has no trainable parameters")
         self.optimizer = torch.optim.Adam(self.params, lr=config.lr)
@@ -130,13 +182,14 @@ class _Run:
             "param_groups": optim["param_groups"],
             "optim_scalars": scalars,
             "ema_updates": None if self.model.ema is None else self.model.ema.updates,
+            "grad_scaler": self.scaler.state_dict(),
         }
         return document, tensors
 
     def save_checkpoint(self) -> None:
         document, tensors = self._trainer_state()  # every process takes part in the gather
         if self.rank == 0:
-            files = io.encode_model(*self.model._payload())
+            files = io.encode_model(*self.model.payload())
             files[TRAINER_TENSORS] = io.encode_tensors(tensors)
             files[TRAINER_JSON] = json.dumps(document, indent=2).encode()
             write_checkpoint(self.out / CHECKPOINTS, self.k, files, keep=self.config.keep)
@@ -172,8 +225,7 @@ class _Run:
                 f"{self.data_shape} with fingerprint {self.fingerprint}"
             )
         model = self.model
-        model.kernel = instantiate("kernel", ModelConfig.from_dict(document["config"]).kernel, model._registry)
-        model._load_state(state, document)
+        model.restore(state, document)
         optim_state: dict[int, dict] = {}
         for key, value in tensors.items():
             if key.startswith("optim/"):
@@ -186,6 +238,8 @@ class _Run:
         for s, generator in zip(self.mine, self.generators):
             generator.set_state(tensors[f"rng/shard{s}"])
         torch.set_rng_state(tensors["rng/torch"])
+        if trainer.get("grad_scaler"):
+            self.scaler.load_state_dict(trainer["grad_scaler"])
         self.k = int(trainer["k"])
         if self.rank == 0:
             _truncate_metrics(self.out / METRICS, model.step)
@@ -198,11 +252,11 @@ class _Run:
         sigmas = getattr(self.model.kernel, "sigmas", None)  # the masking kernel has no ladder
         loss, sigma = torch.cat(pooled_loss).double(), torch.cat(pooled_sigma)
         if sigmas is None:
-            idx, n_levels = torch.zeros(len(loss), dtype=torch.long), 1
+            idx, n_levels = torch.zeros(len(loss), dtype=torch.long, device=loss.device), 1
         else:
             idx, n_levels = level_index(sigma, sigmas), len(sigmas)
-        sums = torch.zeros(n_levels, dtype=torch.float64).index_add_(0, idx, loss)
-        counts = torch.zeros(n_levels, dtype=torch.float64).index_add_(0, idx, torch.ones_like(loss))
+        sums = loss.new_zeros(n_levels).index_add_(0, idx, loss)
+        counts = loss.new_zeros(n_levels).index_add_(0, idx, torch.ones_like(loss))
         sums, counts = distributed.all_reduce_sum(sums), distributed.all_reduce_sum(counts)
         entry = {
             "step": self.model.step,
@@ -217,32 +271,52 @@ class _Run:
                 f.write(json.dumps({**entry, "elapsed_s": round(time.perf_counter() - started, 3)}) + "\n")
         return entry
 
+    def feed(self):
+        """The shards' batches of steps ``k + 1, k + 2, …``: one list of :class:`Batch` per step."""
+        shards = self.config.shards
+        if self.streamed:
+            batches = self.source.batches(self.config.batch_size, skip=self.k * self.config.batch_size)
+            return ([batch.select(slice(s, None, shards)) for s in self.mine] for batch in batches)
+        steps = range(self.k + 1, self.config.steps + 1)
+        reader = StepRows(self.source, seed=self.config.seed, n_shards=shards, shards=self.mine, per_shard=self.shard_batch)
+        if not self.num_workers:
+            return map(reader.__getitem__, steps)
+        loader = torch.utils.data.DataLoader(
+            reader, batch_size=None, sampler=steps, num_workers=self.num_workers, collate_fn=_as_is,
+            generator=torch.Generator().manual_seed(0),  # keeps the global RNG untouched
+        )
+        return iter(loader)
+
     def run(self, progress: bool) -> None:
         from tqdm.auto import tqdm
 
         model, config = self.model, self.config
-        net = distributed.wrap(model.estimator)
+        net = model.compiled(distributed.wrap(model.estimator, self.device))
+        precision = autocast(config.precision, self.device)
         pooled_loss, pooled_sigma = [], []
         started = time.perf_counter()
         model.estimator.train()
         every = config.checkpoint_every
+        feed = self.feed()
         with tqdm(total=config.steps, initial=self.k, disable=not progress or self.rank != 0, desc="fit", unit="step") as bar:
             while self.k < config.steps:
                 self.k += 1
                 for group in self.optimizer.param_groups:
                     group["lr"] = config.lr_at(self.k)
                 losses, sigmas = [], []
-                for x, generator in zip(self.shard_data, self.generators):
-                    batch = x[torch.randint(len(x), (self.shard_batch,), generator=generator)]
-                    terms = model.objective.per_sample(net, model.kernel, batch, generator=generator)
-                    losses.append(terms.loss)
+                for batch, generator in zip(next(feed), self.generators):
+                    with precision:
+                        terms = model.objective.per_sample(net, model.kernel, batch.x.to(self.device), generator=generator)
+                    losses.append(terms.loss.float())
                     sigmas.append(terms.sigma)
                 loss = losses[0] if len(losses) == 1 else torch.cat(losses)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.mean().backward()
+                self.scaler.scale(loss.mean()).backward()
                 if config.grad_clip is not None:
+                    self.scaler.unscale_(self.optimizer)
                     torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
-                self.optimizer.step()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
                 if model.ema is not None:
                     model.ema.update(model.estimator)
                 model.step += 1
@@ -274,10 +348,17 @@ def _line_step(line: str) -> float:
         return math.inf  # a torn last line from the crash
 
 
-def train(model, data, config: TrainConfig | None = None, *, out=None, resume: bool = False, progress: bool = True):
-    """Train ``model``'s estimator on ``data [N, *E]`` with :class:`TrainConfig` ``config``.
+def train(
+    model, data, config: TrainConfig | None = None, *, labels=None, num_workers: int = 0,
+    out=None, resume: bool = False, progress: bool = True,
+):
+    """Train ``model``'s estimator on ``data`` with :class:`TrainConfig` ``config``.
 
-    Each step draws a batch with replacement, one noise level per example, and takes an Adam step
+    ``data`` is anything :func:`scoregen.data.as_source` reads (a tensor ``[N, *E]`` with optional
+    ``labels [N]``, a dataset, a ``DataLoader``, a path; docs/data.md). A map-style source is read
+    ``num_workers`` processes ahead (0: in this process); a stream in its own order.
+
+    Each step draws a batch with replacement (:class:`StepRows`), one noise level per example, and takes an Adam step
     on the objective's mean (gradients averaged over processes under ``torchrun``); the EMA is
     updated after each step. Every ``log_every`` steps :attr:`model.history` gets the mean loss,
     the mean per noise level and the learning rate, also appended to ``out/metrics.jsonl``.
@@ -285,12 +366,17 @@ def train(model, data, config: TrainConfig | None = None, *, out=None, resume: b
     continues from the newest good one, bit for bit on the CPU. Returns ``model``.
     """
     config = config or TrainConfig()
-    x = model._as_data(data)
-    model._prepare(x)
+    _check(isinstance(num_workers, int) and num_workers >= 0, f"num_workers must be an int >= 0, got {num_workers!r}")
+    if distributed.setup(model.device)[1] > 1:
+        model.to(distributed.rank_device(model.device))
+    if config.compile:
+        model.compile()
+    source = as_source(data, labels, convert=model.converter, event_shape=model.event_shape)
+    model.prepare(source.preview())
     if not model.parameters() and hasattr(model.estimator, "with_data"):
         return model  # exact given the data it just took (``empirical``): nothing to train
     _check(resume is False or out is not None, "resume=True needs the output folder of the run (out=...)")
-    run = _Run(model, x, config, out)
+    run = _Run(model, source, config, out, num_workers)
     if run.out is not None and not resume and checkpoint_dirs(run.out / CHECKPOINTS):
         raise ConfigError(f"{run.out} holds checkpoints of an earlier run: resume it, or train into another folder")
     if run.out is not None and run.rank == 0:

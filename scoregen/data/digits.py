@@ -1,26 +1,11 @@
-"""Data sets that ship with the library or are generated: 2-D toys (every generator takes ``n``
-and ``seed`` and returns a float32 tensor ``[n, D]``), and scikit-learn's 8×8 digits as images
-and as token sequences.
-"""
+"""scikit-learn's 8×8 digits as images and as token sequences (no download: they ship with
+scikit-learn, ``pip install scoregen[digits]``)."""
 
 import functools
 
 import torch
 
-from scoregen.analytic import GaussianMixture
 from scoregen.errors import DataError
-
-
-def ring_mixture(n_modes: int = 8, radius: float = 4.0, std: float = 0.3) -> GaussianMixture:
-    """The default toy's ground truth: ``n_modes`` equal-weight isotropic Gaussians (std ``std``)
-    with means on a circle of radius ``radius``."""
-    return GaussianMixture.ring(n_modes=n_modes, radius=radius, std=std)
-
-
-def gaussian_mixture_2d(n: int = 20_000, *, seed: int = 0, n_modes: int = 8, radius: float = 4.0, std: float = 0.3) -> torch.Tensor:
-    """``n`` draws ``[n, 2]`` from :func:`ring_mixture` (8 modes on a circle, the default toy)."""
-    generator = torch.Generator().manual_seed(seed)
-    return ring_mixture(n_modes, radius, std).sample(n, generator=generator).to(torch.float32)
 
 
 def digits(split: str = "train", *, labels: bool = False):
@@ -58,3 +43,11 @@ def digits_tokens(split: str = "train", *, threshold: int = 8) -> torch.Tensor:
     (int64): a pixel (grey level ``0 … 16``) is token 1 if it is at least ``threshold``, else 0,
     read row by row. Needs scikit-learn (the ``digits`` extra)."""
     return (digits(split) * 16 >= threshold).flatten(1).to(torch.int64)
+
+
+def digits_dataset(split: str = "train", *, labels: bool = False):
+    """The registered dataset ``digits``: :func:`digits` of ``split``, with the classes beside
+    the images when ``labels`` (a :class:`~scoregen.data.files.Labelled`)."""
+    from scoregen.data.files import Labelled
+
+    return Labelled(*digits(split, labels=True)) if labels else digits(split)

@@ -1,0 +1,17 @@
+"""2-D toys: every generator takes ``n`` and ``seed`` and returns a float32 tensor ``[n, D]``."""
+
+import torch
+
+from scoregen.analytic import GaussianMixture
+
+
+def ring_mixture(n_modes: int = 8, radius: float = 4.0, std: float = 0.3) -> GaussianMixture:
+    """The default toy's ground truth: ``n_modes`` equal-weight isotropic Gaussians (std ``std``)
+    with means on a circle of radius ``radius``."""
+    return GaussianMixture.ring(n_modes=n_modes, radius=radius, std=std)
+
+
+def gaussian_mixture_2d(n: int = 20_000, *, seed: int = 0, n_modes: int = 8, radius: float = 4.0, std: float = 0.3) -> torch.Tensor:
+    """``n`` draws ``[n, 2]`` from :func:`ring_mixture` (8 modes on a circle, the default toy)."""
+    generator = torch.Generator().manual_seed(seed)
+    return ring_mixture(n_modes, radius, std).sample(n, generator=generator).to(torch.float32)
