@@ -79,7 +79,6 @@ def scoregen_register(registry) -> None:
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)
     registry.add("preset", "masked", presets.masked)
-<<<<<<< HEAD
     registry.add("grid", "karras", grids.Karras)
     registry.add("grid", "exponential", grids.Exponential)
     registry.add("grid", "polyexponential", grids.PolyExponential)
@@ -99,7 +98,6 @@ def scoregen_register(registry) -> None:
     registry.add("sampler", "lms", LMS)
     registry.add("predictor", "euler-maruyama", EulerMaruyama)
     registry.add("predictor", "reverse-diffusion", ReverseDiffusion)
-=======
     registry.add("dataset", "digits", digits_dataset)
     registry.add("dataset", "digits-tokens", digits_tokens)
     registry.add("dataset", "gmm", gaussian_mixture_2d)
@@ -107,4 +105,3 @@ def scoregen_register(registry) -> None:
     registry.add("dataset", "npy", read_npy)
     registry.add("dataset", "npz", read_npz)
     registry.add("dataset", "csv", read_csv)
->>>>>>> main
