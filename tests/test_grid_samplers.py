@@ -216,6 +216,13 @@ def test_grids_match_their_formulas():
     assert torch.allclose(resolve("grid", "ladder")(kernel, 10)[:-1], kernel.sigmas.double())
 
 
+def test_grids_can_set_their_own_range():
+    grid = resolve("grid", {"name": "karras", "sigma_min": 0.06, "sigma_max": 5.0})(GaussianLadder(), 4)
+    assert grid.tolist()[0] == pytest.approx(5.0) and grid.tolist()[-2:] == pytest.approx([0.06, 0.0])
+    with pytest.raises(ConfigError, match="sigma_max > sigma_min"):
+        resolve("grid", {"name": "exponential", "sigma_min": 20.0})(GaussianLadder(), 4)
+
+
 def test_grid_errors_are_config_errors():
     with pytest.raises(ConfigError, match="rho"):
         resolve("grid", {"name": "karras", "rho": -1})

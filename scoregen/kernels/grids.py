@@ -20,6 +20,10 @@ With ``u_i = i/(K − 1)``, ``i = 0 … K − 1`` (``K`` levels before the optio
   ``kernel.schedule.t_of_logsnr`` (in ladder coordinates the same levels as ``exponential``, up to
   the schedule's inverse);
 - ``ladder``: the kernel's own ``sigmas`` (NCSN's ladder), which fixes the number of steps.
+
+``karras``, ``exponential`` and ``polyexponential`` take optional ``sigma_min`` / ``sigma_max``
+that replace the kernel's ends (EDM samples from ``σ_min = 0.002`` whatever the training range;
+a larger ``σ_min`` spends fewer steps where the last denoise is nearly exact).
 """
 
 import math
@@ -47,6 +51,16 @@ def _levels(n_steps: int, zero: bool) -> int:
     return v.check_int("n_steps", n_steps, minimum=1) + (0 if zero else 1)
 
 
+def _range(grid, kernel) -> tuple[float, float]:
+    """``(σ_min, σ_max)``: the grid's own ends where it sets them, else the kernel's."""
+    lo, hi = kernel.sigma_range()
+    lo = lo if grid.sigma_min is None else grid.sigma_min
+    hi = hi if grid.sigma_max is None else grid.sigma_max
+    if not hi > lo:
+        raise ConfigError(f"a σ grid needs sigma_max > sigma_min, got {hi} and {lo}")
+    return lo, hi
+
+
 def check_sigmas(sigmas: torch.Tensor) -> torch.Tensor:
     """``sigmas`` as a float64 grid ``[n + 1]``, ``n ≥ 1``: finite, strictly decreasing, positive
     except possibly the last entry (``0``); :class:`~scoregen.errors.ConfigError` otherwise."""
@@ -66,9 +80,11 @@ class Karras:
     steps where the ODE's curvature is (small σ)."""
 
     rho: float = attrs.field(default=7.0, validator=v.positive)
+    sigma_min: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    sigma_max: float | None = attrs.field(default=None, validator=v.optional(v.positive))
 
     def __call__(self, kernel, n_steps: int, *, zero: bool = True) -> torch.Tensor:
-        lo, hi = kernel.sigma_range()
+        lo, hi = _range(self, kernel)
         u = _ramp(_levels(n_steps, zero))
         inv = 1.0 / self.rho
         return _finish((hi**inv + u * (lo**inv - hi**inv)) ** self.rho, zero)
@@ -80,9 +96,11 @@ class PolyExponential:
     ``log σ_min`` (``ρ = 1``: exponential; ``ρ > 1``: more steps at small σ)."""
 
     rho: float = attrs.field(default=1.0, validator=v.positive)
+    sigma_min: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    sigma_max: float | None = attrs.field(default=None, validator=v.optional(v.positive))
 
     def __call__(self, kernel, n_steps: int, *, zero: bool = True) -> torch.Tensor:
-        lo, hi = kernel.sigma_range()
+        lo, hi = _range(self, kernel)
         u = _ramp(_levels(n_steps, zero))
         return _finish(torch.exp(math.log(lo) + (1 - u) ** self.rho * (math.log(hi) - math.log(lo))), zero)
 
@@ -91,8 +109,11 @@ class PolyExponential:
 class Exponential:
     """Evenly spaced ``log σ`` from ``σ_max`` to ``σ_min`` (a geometric sequence, like NCSN's ladder)."""
 
+    sigma_min: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    sigma_max: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+
     def __call__(self, kernel, n_steps: int, *, zero: bool = True) -> torch.Tensor:
-        return PolyExponential(rho=1.0)(kernel, n_steps, zero=zero)
+        return PolyExponential(rho=1.0, sigma_min=self.sigma_min, sigma_max=self.sigma_max)(kernel, n_steps, zero=zero)
 
 
 @attrs.frozen(kw_only=True)
