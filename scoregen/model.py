@@ -302,9 +302,9 @@ class ScoreModel:
 
     def log_prob(self, x, *, divergence: str = "auto", seed: int = 0, rtol: float = 1e-5, atol: float = 1e-5) -> torch.Tensor:
         """``log p(x)`` ``[N]`` in nats through the probability-flow ODE (see
-        :func:`scoregen.likelihood.log_prob`): the density of the data perturbed at the kernel's
+        :func:`scoregen.numerics.likelihood.log_prob`): the density of the data perturbed at the kernel's
         smallest noise level. ``divergence`` is ``"exact"``, ``"hutchinson"`` or ``"auto"``."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
         estimator = self.sampling_estimator("compute log_prob")
         data = as_data(x, self.event_shape, name="x").to(self._device)
@@ -313,7 +313,7 @@ class ScoreModel:
 
     def bits_per_dim(self, x, **kwargs) -> torch.Tensor:
         """``−log₂ p(x) / D`` ``[N]``; keyword arguments as in :meth:`log_prob`."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
         return likelihood.bits_per_dim(self.log_prob(x, **kwargs), self.event_shape)
 
