@@ -50,6 +50,7 @@ SAMPLERS = {
     "unipc (bh2, order 2, σ_min 0.06)": one_per_step("unipc", order=2, grid={"name": "karras", "sigma_min": 0.06}),
     "dpm++2m (σ_min 0.06)": one_per_step("dpm++2m", grid={"name": "karras", "sigma_min": 0.06}),
     "lms (order 4)": one_per_step("lms"),
+    "annealed-langevin": lambda nfe: {"name": "annealed-langevin", "n_steps_each": max(1, (nfe - 1) // 10)},
     "reverse-sde": lambda nfe: {"name": "reverse-sde", "n_steps": max(1, nfe - 1)},
     "pc": lambda nfe: {"name": "pc", "n_steps": max(1, (nfe - 1) // 2)},
     "ode (Heun, uniform t)": lambda nfe: {"name": "ode", "n_steps": max(1, nfe // 2)},
@@ -115,7 +116,7 @@ def plot(rows: list[dict], truth: dict, path: Path) -> None:
         for name in SAMPLERS:
             mine = [r for r in rows if r["estimator"] == est and r["sampler"] == name and r.get("finite")]
             nfe = [r["nfe"] for r in mine]
-            style = "--" if name in ("reverse-sde", "pc", "ode (Heun, uniform t)") else "-"
+            style = "--" if name in ("annealed-langevin", "reverse-sde", "pc", "ode (Heun, uniform t)") else "-"
             axes[0][col].plot(nfe, [r["coverage"] for r in mine], style, marker="o", ms=3, label=name)
             axes[1][col].plot(nfe, [r["log_p"] for r in mine], style, marker="o", ms=3, label=name)
         for ax, key, lims, target in ((axes[0][col], "coverage", (0.9, 1.0), 0.985), (axes[1][col], "log_p", (-3.2, -2.3), None)):

@@ -65,30 +65,6 @@ class DPMSolver(GridSampler):
 
 
 @attrs.frozen(kw_only=True)
-class DPMPP2M(GridSampler):
-    """DPM-Solver++(2M) (Lu et al. 2022b, Algorithm 2): the multistep second-order solver in the
-    denoised ``D``, first order on the first step. Score evaluations: ``n_steps``. Order 2."""
-
-    def steps(self, denoise, x, sigmas, generator):
-        old, h_last = None, None
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
-            x0 = denoise(x, sigma)
-            if sigma_next == 0:
-                x = x0
-            else:
-                h = math.log(sigma / sigma_next)
-                if old is None:
-                    x0_d = x0  # first step: DPM-Solver++(1), i.e. DDIM
-                else:  # D extrapolated to the step's midpoint in λ from the last two values
-                    r = h_last / h
-                    x0_d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * old
-                x = (sigma_next / sigma) * x - math.expm1(-h) * x0_d
-                h_last = h
-            old = x0
-            yield x
-
-
-@attrs.frozen(kw_only=True)
 class DPMPP2MSDE(GridSampler):
     """DPM-Solver++(2M) SDE (Lu et al. 2022b, §5; k-diffusion's ``sample_dpmpp_2m_sde``): the
     exponential integrator of the reverse SDE with noise ``eta`` (0: the ODE), second-order
@@ -118,6 +94,16 @@ class DPMPP2MSDE(GridSampler):
                 h_last = h
             old = x0
             yield x
+
+
+@attrs.frozen(kw_only=True)
+class DPMPP2M(DPMPP2MSDE):
+    """DPM-Solver++(2M) (Lu et al. 2022b, Algorithm 2): the multistep second-order solver in the
+    denoised ``D``, first order on the first step — :class:`DPMPP2MSDE` without noise (its
+    midpoint correction is Algorithm 2's ``(1 + 1/2r) D_i − (1/2r) D_{i−1}``). Score
+    evaluations: ``n_steps``. Order 2."""
+
+    eta: float = attrs.field(default=0.0, validator=v.non_negative)
 
 
 @attrs.frozen(kw_only=True)
