@@ -359,9 +359,9 @@ class ScoreModel:
 
     def log_prob(self, x, *, divergence: str = "auto", seed: int = 0, rtol: float = 1e-5, atol: float = 1e-5) -> torch.Tensor:
         """``log p(x)`` ``[N]`` in nats through the probability-flow ODE (see
-        :func:`scoregen.likelihood.log_prob`): the density of the data perturbed at the kernel's
+        :func:`scoregen.numerics.likelihood.log_prob`): the density of the data perturbed at the kernel's
         smallest noise level. ``divergence`` is ``"exact"``, ``"hutchinson"`` or ``"auto"``."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
         estimator = self._score_function("compute log_prob")
         if getattr(self.kernel, "family", None) != "gaussian":
@@ -377,7 +377,7 @@ class ScoreModel:
 
     def bits_per_dim(self, x, **kwargs) -> torch.Tensor:
         """``−log₂ p(x) / D`` ``[N]``; keyword arguments as in :meth:`log_prob`."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
         return likelihood.bits_per_dim(self.log_prob(x, **kwargs), self.event_shape)
 
@@ -466,8 +466,10 @@ def _with_progress(callback, total):
     bar = tqdm(total=total, desc="sample", unit="eval")
 
     class _Progress:
+        """Counts score evaluations (``info["nfe"]``), or callbacks where a sampler reports none."""
+
         def __call__(self, info):
-            bar.update(1)
+            bar.update(info["nfe"] - bar.n if "nfe" in info else 1)
             if callback is not None:
                 callback(info)
 

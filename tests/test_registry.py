@@ -16,6 +16,7 @@ def test_builtins_are_registered_through_the_hook_by_scoregen(registry):
     assert entries[("sampler", "annealed-langevin")] == "scoregen"
     kinds = {k for k, _ in entries}
     assert {"kernel", "estimator", "objective", "sampler", "preset", "dataset", "parameterisation", "sigma-distribution"} <= kinds
+    assert entries[("grid", "karras")] == "scoregen"
 
 
 def test_unknown_name_lists_known_names_and_closest_match(registry):
