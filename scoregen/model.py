@@ -3,6 +3,7 @@ verbs :func:`build` and :func:`load`."""
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import torch
@@ -17,6 +18,9 @@ from scoregen.errors import CheckpointError, ConfigError, IncompatibleKernelErro
 from scoregen.kernels.base import require_family
 from scoregen.plugins import get_registry
 from scoregen.registry import Registry
+
+if TYPE_CHECKING:
+    from scoregen.training.ema import EMA
 
 EMA_PREFIX = "ema/"
 
@@ -105,7 +109,7 @@ class ScoreModel:
             self.estimator = self._make_estimator(self.event_shape)
         self.step = 0
         self.history: list[dict] = []
-        self.ema = None  # a scoregen.training.EMA once trained with one: sample and score use it
+        self.ema: EMA | None = None  # a scoregen.training.EMA once trained with one: sample and score use it
         self._compile: dict | None = None  # torch.compile options once compile() was called
         self._compiled: dict[int, tuple] = {}
         self.to(self._device)
@@ -183,10 +187,11 @@ class ScoreModel:
 
         return check_labels(labels, n, classes or classes_of(self._require_estimator("take labels"))).to(self._device)
 
-    def _conditioned(self, estimator, labels, guidance, n: int):
-        """The plain ``(x, σ) → score`` callable a sampler sees: ``labels`` (checked, ``[n]``) and
-        ``guidance`` (a weight for classifier-free guidance, a registered name, a dict or an
-        object) bound in. A classifier guide may bring the classes an unconditional model lacks."""
+    def _conditioned(self, score, labels, guidance, n: int, classes: int | None):
+        """The plain ``(x, σ) → score`` callable a sampler sees: the model's ``score`` callable
+        with ``labels`` (checked against ``classes``, ``[n]``) and ``guidance`` (a weight for
+        classifier-free guidance, a registered name, a dict or an object) bound in. A classifier
+        guide may bring the classes an unconditional model lacks."""
         from scoregen.estimators.conditioning import classes_of
         from scoregen.samplers.guidance import ClassifierFree, bind_labels
 
@@ -194,10 +199,10 @@ class ScoreModel:
             guidance = ClassifierFree(weight=float(guidance))
         if guidance is not None:
             guidance = self._extension("guidance", guidance)
-        labels = self.labels_for(labels, n, classes_of(estimator) or classes_of(guidance))
+        labels = self.labels_for(labels, n, classes or classes_of(guidance))
         if guidance is None:
-            return estimator if labels is None else bind_labels(estimator, labels)
-        return guidance.bind(estimator, labels)
+            return score if labels is None else bind_labels(score, labels)
+        return guidance.bind(score, labels)
 
     def _extension(self, kind: str, value):
         """A ``guidance`` or ``posterior`` component from a registered name, a dict with ``name``
@@ -251,6 +256,14 @@ class ScoreModel:
         else the trained ones (``action`` names the caller in the error before any data)."""
         estimator = self._require_estimator(action)
         return self.compiled(estimator if self.ema is None else self.ema.module)
+
+    def _score_function(self, action: str):
+        """The plain ``(x̂, σ) → score`` callable of the sampling estimator on this kernel: a
+        network that predicts ε, x₀, v or a velocity is converted here, so that samplers and the
+        likelihood never learn of it (:func:`~scoregen.estimators.parameterisation.as_score`)."""
+        from scoregen.estimators.parameterisation import as_score
+
+        return as_score(self.sampling_estimator(action), self.kernel)
 
     def parameters(self):
         """The estimator's trainable parameters (none for an analytic estimator)."""
@@ -384,13 +397,17 @@ class ScoreModel:
         check_fits_in_memory((n, *self.event_shape), f"{n} samples")
         sampler = self.sampler if sampler is None else self._component("sampler", sampler)
         require_family(sampler, self.kernel)
-        estimator = self._conditioned(estimator, labels, guidance, n)
+        from scoregen.estimators.conditioning import classes_of
+
+        if isinstance(estimator, nn.Module):
+            estimator.eval()
+        score = self._conditioned(self._score_function("sample"), labels, guidance, n, classes_of(estimator))
         if measurement is None and posterior is not None:
             raise ConfigError("posterior= samples given a measurement: pass measurement=Linear(A, y, noise=...)")
         if measurement is not None:
             if labels is not None or known is not None or mask is not None:
                 raise ConfigError("measurement= cannot be combined with labels= or known=/mask= (yet)")
-            return self._sample_posterior(n, estimator, sampler, measurement, posterior, seed, generator, callback)
+            return self._sample_posterior(n, score, sampler, measurement, posterior, seed, generator, callback)
         extra = {}
         if known is not None or mask is not None:
             from scoregen.samplers.impute import condition
@@ -398,39 +415,34 @@ class ScoreModel:
             extra["known"] = condition(sampler, known, mask, n, self.event_shape, convert=self.converter, device=self._device)
         generator = _generator(seed, generator, self._device)
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
-        if isinstance(estimator, nn.Module):
-            estimator.eval()
-        if progress:
-            callback = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel))
+        bar = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel)) if progress else None
         try:
             with torch.no_grad():
-                out = sampler.sample(estimator, self.kernel, x_init, generator=generator, callback=callback, **extra)
+                out = sampler.sample(score, self.kernel, x_init, generator=generator, callback=bar or callback, **extra)
             return _check_finite(out, f"sampling with {type(sampler).__name__}")
         finally:
-            if progress:
-                callback.close()
+            if bar is not None:
+                bar.close()
 
-    def _sample_posterior(self, n, estimator, sampler, measurement, posterior, seed, generator, callback):
-        """``n`` draws of ``p(x | y)`` by the ``posterior`` sampler (:mod:`scoregen.samplers.posterior`)."""
+    def _sample_posterior(self, n, score, sampler, measurement, posterior, seed, generator, callback):
+        """``n`` draws of ``p(x | y)`` by the ``posterior`` sampler (:mod:`scoregen.samplers.posterior`)
+        with the prior score callable ``score``."""
         posterior = self._extension("posterior", "mmps" if posterior is None else posterior)
         require_family(posterior, self.kernel)
         measurement.check(self.event_shape)
         generator = _generator(seed, generator, self._device)
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
-        network = self.sampling_estimator("sample")
-        if isinstance(network, nn.Module):
-            network.eval()
         with torch.no_grad():
-            out = posterior.sample(estimator, self.kernel, sampler, x_init, measurement, generator=generator, callback=callback)
+            out = posterior.sample(score, self.kernel, sampler, x_init, measurement, generator=generator, callback=callback)
         return _check_finite(out, f"posterior sampling with {type(posterior).__name__}")
 
     def log_prob(self, x, *, divergence: str = "auto", seed: int = 0, rtol: float = 1e-5, atol: float = 1e-5) -> torch.Tensor:
         """``log p(x)`` ``[N]`` in nats through the probability-flow ODE (see
-        :func:`scoregen.likelihood.log_prob`): the density of the data perturbed at the kernel's
+        :func:`scoregen.numerics.likelihood.log_prob`): the density of the data perturbed at the kernel's
         smallest noise level. ``divergence`` is ``"exact"``, ``"hutchinson"`` or ``"auto"``."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
-        estimator = self.sampling_estimator("compute log_prob")
+        estimator = self._score_function("compute log_prob")
         if getattr(self.kernel, "family", None) != "gaussian":
             raise IncompatibleKernelError(f"log_prob integrates the probability-flow ODE of a Gaussian kernel, not {type(self.kernel).__name__}")
         v.check_choice("divergence", divergence, ("auto", "exact", "hutchinson"))
@@ -444,14 +456,14 @@ class ScoreModel:
 
     def bits_per_dim(self, x, **kwargs) -> torch.Tensor:
         """``−log₂ p(x) / D`` ``[N]``; keyword arguments as in :meth:`log_prob`."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
         return likelihood.bits_per_dim(self.log_prob(x, **kwargs), self.event_shape)
 
     def score(self, x, sigma, *, labels=None) -> torch.Tensor:
         """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or
         ``[B]``; ``labels`` (an int or ``[B]``) gives the conditional score ``s(x, σ | c)``."""
-        estimator = self.sampling_estimator("evaluate the score")
+        estimator = self._score_function("evaluate the score")
         if getattr(self.kernel, "family", None) != "gaussian":
             raise IncompatibleKernelError(f"score is the Gaussian family's verb; {type(self.kernel).__name__} has logits, not a score")
         data = as_data(x, self.event_shape, name="x").to(self._device)
@@ -473,7 +485,7 @@ class ScoreModel:
         estimator = self._require_estimator("save")
         state = dict(estimator.state_dict()) if isinstance(estimator, nn.Module) else None
         ema = None
-        if self.ema is not None:
+        if self.ema is not None and state is not None:
             state.update({EMA_PREFIX + k: v for k, v in self.ema.state_dict().items()})
             ema = {"decay": self.ema.decay, "updates": self.ema.updates}
         meta = {"scoregen": scoregen.__version__, "step": self.step, "history": self.history, "ema": ema}
@@ -535,8 +547,10 @@ def _with_progress(callback, total):
     bar = tqdm(total=total, desc="sample", unit="eval")
 
     class _Progress:
+        """Counts score evaluations (``info["nfe"]``), or callbacks where a sampler reports none."""
+
         def __call__(self, info):
-            bar.update(1)
+            bar.update(info["nfe"] - bar.n if "nfe" in info else 1)
             if callback is not None:
                 callback(info)
 
@@ -582,7 +596,8 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, device=Non
     if unknown:
         raise ConfigError(f"unknown override(s) {sorted(unknown)}; build accepts {', '.join(allowed)}")
     conditioning = overrides.pop("conditioning", None)
-    changes, objects = {}, {}
+    changes: dict[str, Any] = {}
+    objects: dict[str, Any] = {}
     for key, value in overrides.items():
         if key in PARTS and not isinstance(value, str | dict):
             objects[key] = value

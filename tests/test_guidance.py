@@ -68,6 +68,9 @@ def test_guidance_without_labels_is_refused():
         {"name": "reverse-sde", "n_steps": 20},
         {"name": "pc", "n_steps": 10},
         {"name": "ode", "n_steps": 10},
+        {"name": "heun", "n_steps": 10},
+        {"name": "dpm++2m", "n_steps": 10},
+        {"name": "euler-ancestral", "n_steps": 10},
     ],
 )
 def test_every_sampler_takes_a_guided_score(sampler):

@@ -7,7 +7,8 @@ from torch import nn
 
 from scoregen import _validators as v
 from scoregen.estimators.conditioning import Conditioning, embedding, refuse_labels
-from scoregen.estimators.precond import Preconditioner
+from scoregen.estimators.parameterisation import check_parameterisation
+from scoregen.estimators.precond import Preconditioner, resolve_preconditioning
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "softplus": nn.Softplus, "elu": nn.ELU}
 
@@ -18,6 +19,9 @@ class NoiseConditionalMLP(nn.Module):
     The division by ``σ`` (NCSNv2, Song & Ermon 2020) makes the network predict ``σ s ≈ −z``, whose
     scale is the same at every level. ``preconditioning`` chooses how ``f`` becomes a score
     (``"ncsn"``, ``"edm"`` with ``sigma_data``, or ``"none"``; :mod:`scoregen.estimators.precond`).
+    ``parameterisation`` names what the output predicts (``score``, ``eps``, ``x0``, ``v``,
+    ``velocity``; :mod:`scoregen.estimators.parameterisation`, which also says what each is fed);
+    for any but ``score`` the raw output is the prediction (preconditioning ``"none"``).
     ``conditioning={"classes": C, "drop": p}`` appends a learned label embedding to the input
     (:mod:`scoregen.estimators.conditioning`): ``s(x, σ, labels=c)``, and the null token without.
 
@@ -30,11 +34,14 @@ class NoiseConditionalMLP(nn.Module):
         *,
         hidden=(128, 128, 128),
         activation: str = "silu",
-        preconditioning: str = "ncsn",
+        preconditioning: str | None = None,
         sigma_data: float | str = "auto",
+        parameterisation: str = "score",
         conditioning: dict | None = None,
     ) -> None:
         super().__init__()
+        self.parameterisation = check_parameterisation("parameterisation", parameterisation)
+        preconditioning = resolve_preconditioning(preconditioning, parameterisation)
         self.conditioning = Conditioning.of(conditioning)
         v.check_choice("activation", activation, ACTIVATIONS)
         hidden = v.check_counts("hidden", hidden)
@@ -46,6 +53,7 @@ class NoiseConditionalMLP(nn.Module):
             "activation": activation,
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
+            "parameterisation": parameterisation,
             "conditioning": None if self.conditioning is None else self.conditioning.to_dict(),
         }
         dim = math.prod(self.event_shape)

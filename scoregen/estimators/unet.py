@@ -9,7 +9,8 @@ from scoregen import _validators as v
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError
 from scoregen.estimators.conditioning import Conditioning, embedding, refuse_labels
-from scoregen.estimators.precond import Preconditioner
+from scoregen.estimators.parameterisation import check_parameterisation
+from scoregen.estimators.precond import Preconditioner, resolve_preconditioning
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -44,12 +45,16 @@ class NoiseConditionalUNet(nn.Module):
     also adds a learned function of ``log σ`` (Fourier features) inside every block, which
     NCSNv2 found unnecessary for large images but helps at 8×8. ``preconditioning="edm"`` (with
     ``sigma_data``) replaces the division by ``σ`` (:mod:`scoregen.estimators.precond`).
+    ``parameterisation`` names what the output predicts (:mod:`scoregen.estimators.parameterisation`);
+    for any but ``score`` the raw output is the prediction (preconditioning ``"none"``).
     ``conditioning={"classes": C, "drop": p}`` adds a learned label embedding to that block
     embedding (:mod:`scoregen.estimators.conditioning`; the null token without labels).
 
     Shapes: ``x [B, C, H, W]``, ``sigma [B]``, ``labels [B]`` → ``[B, C, H, W]``; ``H`` and ``W`` divisible by
     ``2^(len(channel_mult) − 1)``.
     """
+
+    freqs: torch.Tensor  # a buffer (with sigma_embedding)
 
     def __init__(
         self,
@@ -58,11 +63,14 @@ class NoiseConditionalUNet(nn.Module):
         channels: int = 32,
         channel_mult=(1, 2),
         sigma_embedding: bool = True,
-        preconditioning: str = "ncsn",
+        preconditioning: str | None = None,
         sigma_data: float | str = "auto",
+        parameterisation: str = "score",
         conditioning: dict | None = None,
     ) -> None:
         super().__init__()
+        self.parameterisation = check_parameterisation("parameterisation", parameterisation)
+        preconditioning = resolve_preconditioning(preconditioning, parameterisation)
         self.conditioning = Conditioning.of(conditioning)
         event_shape = v.check_shape("event_shape", event_shape)
         channels = v.check_int("channels", channels, minimum=1)
@@ -81,6 +89,7 @@ class NoiseConditionalUNet(nn.Module):
             "sigma_embedding": bool(sigma_embedding),
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
+            "parameterisation": parameterisation,
             "conditioning": None if self.conditioning is None else self.conditioning.to_dict(),
         }
         self.precond = Preconditioner(preconditioning, sigma_data)
