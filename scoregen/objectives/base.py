@@ -109,4 +109,5 @@ class GaussianObjective:
 
     def loss(self, estimator, kernel, x, *, generator=None, labels=None) -> torch.Tensor:
         """The scalar loss: the mean of :meth:`per_sample`."""
-        return self.per_sample(estimator, kernel, x, generator=generator, labels=labels).mean()
+        extra = {} if labels is None else {"labels": labels}
+        return self.per_sample(estimator, kernel, x, generator=generator, **extra).mean()

@@ -64,7 +64,8 @@ class MaskedCrossEntropy:
 
     def loss(self, estimator, kernel, x, *, generator=None, labels=None) -> torch.Tensor:
         """The scalar loss: the mean of :meth:`per_sample`."""
-        return self.per_sample(estimator, kernel, x, generator=generator, labels=labels).mean()
+        extra = {} if labels is None else {"labels": labels}
+        return self.per_sample(estimator, kernel, x, generator=generator, **extra).mean()
 
     @torch.no_grad()
     def bound(self, estimator, kernel, x, *, repeats: int = 8, batch_size: int = 512, generator=None) -> tuple[float, float]:
