@@ -102,9 +102,13 @@ def test_distribution_check_catches_a_sampler_that_stops_short():
         check_in_distribution(make("euler-ancestral", grid={"name": "karras", "rho": 0.3}), steps=(5, 10))
 
 
+# First-order samplers need more than the default 20 steps for the ring of std 0.1's spread.
+CONFORMANCE_BUDGET = {"euler-ancestral": {"n_steps": 100}, "ddim": {"n_steps": 100}}
+
+
 @pytest.mark.parametrize("name", GRID_SAMPLERS)
 def test_grid_sampler_conforms(name):
-    check_sampler(make(name))
+    check_sampler(make(name, **CONFORMANCE_BUDGET.get(name, {})))
 
 
 # ------------------------------------------------------------------------------------ edge cases

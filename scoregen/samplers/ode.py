@@ -9,7 +9,6 @@ import torch
 
 from scoregen import _validators as v
 from scoregen._tensor import append_dims
-from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
 from scoregen.kernels.coordinates import finish, scalar_marginal, start, times
 from scoregen.numerics import ode_bridge
