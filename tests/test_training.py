@@ -169,7 +169,7 @@ def test_gradients_are_clipped_to_the_norm():
     from scoregen.training.trainer import _Run
 
     model = build("ncsn")
-    model._prepare(X)
+    model.prepare(X)
     run = _Run(model, as_source(X), TrainConfig(steps=1, batch_size=16, grad_clip=1e-3), None)
     run.run(progress=False)
     # After one Adam step the first moment is (1 − β₁) g: its norm shows the clipped gradient.

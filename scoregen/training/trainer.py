@@ -2,6 +2,7 @@
 rate, gradient clipping, an EMA of the weights, metrics to JSON lines, atomic checkpoints and
 exact resume, single-process or data-parallel under ``torchrun``."""
 
+import contextlib
 import hashlib
 import json
 import math
@@ -12,7 +13,7 @@ import attrs
 import torch
 
 from scoregen import io
-from scoregen.config import ModelConfig, instantiate
+from scoregen._tensor import make_generator
 from scoregen.data.sources import StreamSource, as_source
 from scoregen.errors import CheckpointError, ConfigError
 from scoregen.objectives.base import level_index
@@ -24,6 +25,7 @@ TRAINER_JSON = "trainer.json"
 TRAINER_TENSORS = "trainer.safetensors"
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.jsonl"
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _check(condition: bool, message: str) -> None:
@@ -43,6 +45,12 @@ class TrainConfig:
     so a run's arithmetic depends on ``shards``, not on how many processes carry it: one process
     with ``shards=2`` computes what two do under ``torchrun`` (up to the order of floating-point
     sums).
+
+    ``precision`` (``"fp32"``, ``"bf16"``, ``"fp16"``) runs the network's forward pass under
+    ``torch.autocast`` in that dtype (``"fp16"`` with a ``torch.amp.GradScaler``); the weights,
+    the optimiser, the noise, the loss and everything the samplers do stay float32 (schedules
+    float64). ``compile=True`` trains through ``torch.compile`` of the network (and samples
+    through a compiled EMA copy; :meth:`ScoreModel.compile`).
     """
 
     steps: int = 3000
@@ -57,6 +65,8 @@ class TrainConfig:
     checkpoint_every: int = 0
     keep: int = 2
     shards: int | None = None
+    precision: str = "fp32"
+    compile: bool = False
 
     def __attrs_post_init__(self) -> None:
         _check(
@@ -69,6 +79,7 @@ class TrainConfig:
         _check(self.checkpoint_every >= 0, f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
         _check(self.grad_clip is None or self.grad_clip > 0, f"grad_clip must be positive, got {self.grad_clip}")
         _check(self.shards is None or self.shards >= 1, f"shards must be at least 1, got {self.shards}")
+        _check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def lr_at(self, k: int) -> float:
         """The learning rate of step ``k = 1..steps``: ``lr · ½(1 + cos(π (k−1)/steps))`` for
@@ -110,15 +121,24 @@ def _as_is(item):
     return item
 
 
+def autocast(precision: str, device: torch.device):
+    """The context the forward pass runs in: ``torch.autocast`` for ``"bf16"``/``"fp16"``."""
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
 class _Run:
     """One call of :func:`train`: the state that a checkpoint must capture."""
 
     def __init__(self, model, source, config: TrainConfig, out, num_workers: int = 0):
-        self.rank, self.world = distributed.setup()
+        self.rank, self.world = distributed.setup(model.device)
         shards = config.shards or self.world
         _check(shards % self.world == 0, f"shards={shards} must be a multiple of the number of processes {self.world}")
         _check(config.batch_size % shards == 0, f"batch_size {config.batch_size} must be divisible by shards={shards}")
         self.model, self.config = model, attrs.evolve(config, shards=shards)
+        self.device = model.device
         self.source, self.num_workers = source, num_workers
         self.fingerprint = source.fingerprint
         self.streamed = isinstance(source, StreamSource)
@@ -128,7 +148,8 @@ class _Run:
         _check(not (self.streamed and num_workers), "num_workers reads a map-style data set; a DataLoader brings its own workers")
         self.mine = range(self.rank * shards // self.world, (self.rank + 1) * shards // self.world)
         self.shard_batch = config.batch_size // shards
-        self.generators = [torch.Generator().manual_seed(config.seed + 1_000_003 * s) for s in self.mine]
+        self.generators = [make_generator(self.device, config.seed + 1_000_003 * s) for s in self.mine]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.params = model.parameters()
         _check(bool(self.params), f"the estimator {type(model.estimator).__name__} has no trainable parameters")
         self.optimizer = torch.optim.Adam(self.params, lr=config.lr)
@@ -161,13 +182,14 @@ class _Run:
             "param_groups": optim["param_groups"],
             "optim_scalars": scalars,
             "ema_updates": None if self.model.ema is None else self.model.ema.updates,
+            "grad_scaler": self.scaler.state_dict(),
         }
         return document, tensors
 
     def save_checkpoint(self) -> None:
         document, tensors = self._trainer_state()  # every process takes part in the gather
         if self.rank == 0:
-            files = io.encode_model(*self.model._payload())
+            files = io.encode_model(*self.model.payload())
             files[TRAINER_TENSORS] = io.encode_tensors(tensors)
             files[TRAINER_JSON] = json.dumps(document, indent=2).encode()
             write_checkpoint(self.out / CHECKPOINTS, self.k, files, keep=self.config.keep)
@@ -203,8 +225,7 @@ class _Run:
                 f"{self.data_shape} with fingerprint {self.fingerprint}"
             )
         model = self.model
-        model.kernel = instantiate("kernel", ModelConfig.from_dict(document["config"]).kernel, model._registry)
-        model._load_state(state, document)
+        model.restore(state, document)
         optim_state: dict[int, dict] = {}
         for key, value in tensors.items():
             if key.startswith("optim/"):
@@ -217,6 +238,8 @@ class _Run:
         for s, generator in zip(self.mine, self.generators):
             generator.set_state(tensors[f"rng/shard{s}"])
         torch.set_rng_state(tensors["rng/torch"])
+        if trainer.get("grad_scaler"):
+            self.scaler.load_state_dict(trainer["grad_scaler"])
         self.k = int(trainer["k"])
         if self.rank == 0:
             _truncate_metrics(self.out / METRICS, model.step)
@@ -229,11 +252,11 @@ class _Run:
         sigmas = getattr(self.model.kernel, "sigmas", None)  # the masking kernel has no ladder
         loss, sigma = torch.cat(pooled_loss).double(), torch.cat(pooled_sigma)
         if sigmas is None:
-            idx, n_levels = torch.zeros(len(loss), dtype=torch.long), 1
+            idx, n_levels = torch.zeros(len(loss), dtype=torch.long, device=loss.device), 1
         else:
             idx, n_levels = level_index(sigma, sigmas), len(sigmas)
-        sums = torch.zeros(n_levels, dtype=torch.float64).index_add_(0, idx, loss)
-        counts = torch.zeros(n_levels, dtype=torch.float64).index_add_(0, idx, torch.ones_like(loss))
+        sums = loss.new_zeros(n_levels).index_add_(0, idx, loss)
+        counts = loss.new_zeros(n_levels).index_add_(0, idx, torch.ones_like(loss))
         sums, counts = distributed.all_reduce_sum(sums), distributed.all_reduce_sum(counts)
         entry = {
             "step": self.model.step,
@@ -268,7 +291,8 @@ class _Run:
         from tqdm.auto import tqdm
 
         model, config = self.model, self.config
-        net = distributed.wrap(model.estimator)
+        net = model.compiled(distributed.wrap(model.estimator, self.device))
+        precision = autocast(config.precision, self.device)
         pooled_loss, pooled_sigma = [], []
         started = time.perf_counter()
         model.estimator.train()
@@ -281,15 +305,18 @@ class _Run:
                     group["lr"] = config.lr_at(self.k)
                 losses, sigmas = [], []
                 for batch, generator in zip(next(feed), self.generators):
-                    terms = model.objective.per_sample(net, model.kernel, batch.x, generator=generator)
-                    losses.append(terms.loss)
+                    with precision:
+                        terms = model.objective.per_sample(net, model.kernel, batch.x.to(self.device), generator=generator)
+                    losses.append(terms.loss.float())
                     sigmas.append(terms.sigma)
                 loss = losses[0] if len(losses) == 1 else torch.cat(losses)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.mean().backward()
+                self.scaler.scale(loss.mean()).backward()
                 if config.grad_clip is not None:
+                    self.scaler.unscale_(self.optimizer)
                     torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
-                self.optimizer.step()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
                 if model.ema is not None:
                     model.ema.update(model.estimator)
                 model.step += 1
@@ -340,8 +367,12 @@ def train(
     """
     config = config or TrainConfig()
     _check(isinstance(num_workers, int) and num_workers >= 0, f"num_workers must be an int >= 0, got {num_workers!r}")
-    source = as_source(data, labels, convert=model._data_converter, event_shape=model.event_shape)
-    model._prepare(source.preview())
+    if distributed.setup(model.device)[1] > 1:
+        model.to(distributed.rank_device(model.device))
+    if config.compile:
+        model.compile()
+    source = as_source(data, labels, convert=model.converter, event_shape=model.event_shape)
+    model.prepare(source.preview())
     if not model.parameters() and hasattr(model.estimator, "with_data"):
         return model  # exact given the data it just took (``empirical``): nothing to train
     _check(resume is False or out is not None, "resume=True needs the output folder of the run (out=...)")
