@@ -196,3 +196,31 @@ def test_a_large_data_set_is_streamed_not_materialised(kind):
     # A set 100 times the batch (157 MB if materialised) grows the peak memory as one batch does.
     materialised = 128 * 100 * 3 * 32 * 32 * 4
     assert growth(128 * 100) - growth(128) < materialised / 4
+
+
+def _spiral(n: int = 200, *, turns: float = 2.0) -> torch.Tensor:
+    t = torch.linspace(0, turns * 2 * torch.pi, n)
+    return torch.stack([t * t.cos(), t * t.sin()], dim=1) / turns
+
+
+class SpiralPlugin:
+    """A dataset plugin: the kind ``dataset`` through the same hook as every component."""
+
+    @scoregen.hookimpl
+    def scoregen_register(self, registry):
+        registry.add("dataset", "spiral", _spiral)
+
+
+def test_a_dataset_plugin_is_listed_and_trained_on_from_the_cli(tmp_path, capsys, monkeypatch):
+    from scoregen import plugins
+
+    pm = plugins.make_plugin_manager(load_entrypoints=False)
+    pm.register(SpiralPlugin(), name="spiral-plugin")
+    monkeypatch.setattr(plugins, "_REGISTRY", plugins.registry_from(pm))
+    assert main(["list", "dataset"]) == 0
+    assert ["dataset", "spiral", "spiral-plugin"] in [line.split() for line in capsys.readouterr().out.splitlines()]
+    args = ["train", "ncsn", "--data", "spiral", "--set", "data.turns=3", "--set", "data.n=64",
+            "--steps", "2", "--batch-size", "8", "--out", str(tmp_path / "r"), "--quiet"]
+    assert main(args) == 0
+    assert main([*args[:4], "--set", "data.turn=3", *args[8:]]) == 2
+    assert "did you mean 'turns'" in capsys.readouterr().err
