@@ -113,7 +113,7 @@ class _Run:
         _check(config.batch_size % shards == 0, f"batch_size {config.batch_size} must be divisible by shards={shards}")
         self.model, self.config = model, attrs.evolve(config, shards=shards)
         self.device = model.device
-        self.fingerprint = _fingerprint(x)
+        self.fingerprint = None if out is None else _fingerprint(x)  # only checkpoints need it
         self.data_shape = list(x.shape)
         self.mine = range(self.rank * shards // self.world, (self.rank + 1) * shards // self.world)
         self.shard_data = [x[s::shards].to(self.device) for s in self.mine]
