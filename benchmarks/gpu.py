@@ -102,6 +102,8 @@ def plain_sample(net, sigmas, shape, n_steps_each, step_lr, generator, device):
 def bench(name, x, mode, args, device) -> dict:
     dtype, compile_ = MODES[mode]
     overrides = {"estimator": {"channels": args.channels}, "sampler": {"n_steps_each": args.steps_each}}
+    if args.n_levels:
+        overrides["kernel"] = {"n_levels": args.n_levels}
     model = build("ncsnv2", device=device, **overrides)
     model.fit(x, steps=1, batch_size=args.batch_size, progress=False, precision=_precision(mode), compile=compile_)
     net = copy.deepcopy(model.estimator)  # the same network class and weights, trained by hand
@@ -154,6 +156,7 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--steps-each", type=int, default=5, help="Langevin steps per level when sampling")
     parser.add_argument("--sample-n", type=int, default=64)
+    parser.add_argument("--n-levels", type=int, default=None, help="noise levels (default: ncsnv2's Technique 2)")
     parser.add_argument("--n-synthetic", type=int, default=2048)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")

@@ -22,7 +22,7 @@ import attrs
 import torch
 
 from scoregen import _validators as v
-from scoregen._tensor import append_dims, draw_device, randn_like
+from scoregen._tensor import append_dims, draw_device, randn, randn_like
 from scoregen.errors import ConfigError
 from scoregen.kernels.techniques import max_pairwise_distance, n_levels
 from scoregen.kernels.schedules import (
@@ -46,6 +46,7 @@ class ScheduledGaussian:
     """
 
     family = "gaussian"
+    per_sample_noise = True  # prior_sample draws through scoregen._tensor (scoregen.seeds)
     schedule: Schedule
     n_levels: int
 
@@ -132,8 +133,7 @@ class ScheduledGaussian:
     def prior_sample(self, shape: tuple[int, ...], generator=None, *, device=None) -> torch.Tensor:
         """``x̂ = σ_max z``, ``z ~ N(0, I)`` of ``shape = [B, *E]``, float32, on ``device``
         (default: the generator's)."""
-        z = torch.randn(tuple(shape), generator=generator, device=draw_device(generator, device))
-        return self.sigma_range()[1] * z
+        return self.sigma_range()[1] * randn(shape, generator, device=device)
 
 
 def _levels_converter(value):

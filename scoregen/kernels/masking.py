@@ -39,6 +39,7 @@ class MaskingKernel:
     """
 
     family = "masking"
+    per_sample_noise = True  # the prior draws nothing (scoregen.seeds)
 
     vocab_size: int = attrs.field(validator=_check_vocab)
     schedule: str = attrs.field(default="linear", validator=_check_schedule)

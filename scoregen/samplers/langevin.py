@@ -58,6 +58,7 @@ class AnnealedLangevin:
 
     families = ("gaussian",)
     can_impute = True
+    per_sample_noise = True  # draws only through scoregen._tensor (scoregen.seeds)
 
     n_steps_each: int = attrs.field(default=100, validator=_positive)
     step_lr: float | str = attrs.field(default=2e-5, validator=_positive)
@@ -98,6 +99,7 @@ class Langevin:
     """
 
     families = ("gaussian",)
+    per_sample_noise = True
 
     n_steps: int = attrs.field(default=1000, validator=_positive)
     step_size: float = attrs.field(default=1e-3, validator=_positive)

@@ -101,6 +101,7 @@ class ReverseSDE:
 
     families = ("gaussian",)
     can_impute = True
+    per_sample_noise = True  # draws only through scoregen._tensor (scoregen.seeds)
 
     n_steps: int = attrs.field(default=1000, validator=_positive)
     denoise: bool = True
@@ -139,10 +140,14 @@ class PredictorCorrector:
     (already distributed as ``p_1``) and leave the last predictor step uncorrected.
 
     Score evaluations: ``n_steps (1 + n_corrector_steps) (+1)``. Imputes (``known``).
+
+    Its noise is per sample (:mod:`scoregen.seeds`), but its step ``ε`` averages norms over the
+    batch, so a sample still depends on the others drawn with it.
     """
 
     families = ("gaussian",)
     can_impute = True
+    per_sample_noise = True
 
     n_steps: int = attrs.field(default=500, validator=_positive)
     n_corrector_steps: int = attrs.field(default=1, validator=_non_negative)
