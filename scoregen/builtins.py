@@ -2,6 +2,9 @@
 third-party plugins."""
 
 from scoregen import presets
+from scoregen.data import ImageFolder, digits_tokens, gaussian_mixture_2d
+from scoregen.data.digits import digits_dataset
+from scoregen.data.files import read_csv, read_npy, read_npz
 from scoregen.estimators import (
     EmpiricalScore,
     ExactDiscrete,
@@ -11,16 +14,36 @@ from scoregen.estimators import (
     NoiseConditionalMLP,
     NoiseConditionalUNet,
 )
+from scoregen.estimators.parameterisation import PARAMETERISATIONS
+from scoregen.estimators.precond import PRECONDITIONINGS
 from scoregen.hookspecs import hookimpl
-from scoregen.kernels import VESDE, VPSDE, CosineVP, EDMKernel, FlowKernel, GaussianLadder, MaskingKernel, SubVPSDE
+from scoregen.kernels import (
+    VESDE,
+    VPSDE,
+    CosineVP,
+    EDMKernel,
+    FlowKernel,
+    GaussianLadder,
+    MaskingKernel,
+    SubVPSDE,
+)
 from scoregen.objectives import (
     DenoisingScoreMatching,
+    FlowMatching,
     ImplicitScoreMatching,
     MaskedCrossEntropy,
     SlicedScoreMatching,
     VarianceReducedSSM,
 )
-from scoregen.samplers import AnnealedLangevin, Langevin, PredictorCorrector, ProbabilityFlowODE, ReverseSDE, Unmask
+from scoregen.objectives.levels import SIGMA_DISTRIBUTIONS
+from scoregen.samplers import (
+    AnnealedLangevin,
+    Langevin,
+    PredictorCorrector,
+    ProbabilityFlowODE,
+    ReverseSDE,
+    Unmask,
+)
 
 
 @hookimpl
@@ -56,3 +79,18 @@ def scoregen_register(registry) -> None:
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)
     registry.add("preset", "masked", presets.masked)
+    registry.add("dataset", "digits", digits_dataset)
+    registry.add("dataset", "digits-tokens", digits_tokens)
+    registry.add("dataset", "gmm", gaussian_mixture_2d)
+    registry.add("dataset", "images", ImageFolder)
+    registry.add("dataset", "npy", read_npy)
+    registry.add("dataset", "npz", read_npz)
+    registry.add("dataset", "csv", read_csv)
+    registry.add("objective", "flow-matching", FlowMatching)
+    registry.add("preset", "flow-matching", presets.flow_matching)
+    for name, parameterisation in PARAMETERISATIONS.items():
+        registry.add("parameterisation", name, parameterisation)
+    for name, distribution in SIGMA_DISTRIBUTIONS.items():
+        registry.add("sigma-distribution", name, distribution)
+    for name, preconditioning in PRECONDITIONINGS.items():
+        registry.add("preconditioning", name, preconditioning)

@@ -13,19 +13,9 @@ import math
 import attrs
 import torch
 
+from scoregen import _validators as v
 from scoregen._tensor import append_dims, randn_like
-from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
-
-
-def _positive(instance, attribute, value) -> None:
-    if not value > 0:
-        raise ConfigError(f"{attribute.name} must be positive, got {value!r}")
-
-
-def _non_negative(instance, attribute, value) -> None:
-    if not value >= 0:
-        raise ConfigError(f"{attribute.name} must be non-negative, got {value!r}")
 
 
 def times(x: torch.Tensor, t: float) -> torch.Tensor:
@@ -81,11 +71,6 @@ def reverse_diffusion_step(estimator, kernel, x, t, t_next, generator, noise: bo
 PREDICTORS = {"euler-maruyama": euler_maruyama_step, "reverse-diffusion": reverse_diffusion_step}
 
 
-def _check_predictor(instance, attribute, value) -> None:
-    if value not in PREDICTORS:
-        raise ConfigError(f"predictor must be one of {sorted(PREDICTORS)}, got {value!r}")
-
-
 def _impute(known, kernel, x, t, generator):
     if known is None:
         return x
@@ -103,8 +88,8 @@ class ReverseSDE:
     can_impute = True
     per_sample_noise = True  # draws only through scoregen._tensor (scoregen.seeds)
 
-    n_steps: int = attrs.field(default=1000, validator=_positive)
-    denoise: bool = True
+    n_steps: int = attrs.field(default=1000, validator=v.count)
+    denoise: bool = attrs.field(default=True, validator=v.boolean)
 
     def nfe(self, kernel) -> int:
         return self.n_steps + int(self.denoise)
@@ -149,11 +134,11 @@ class PredictorCorrector:
     can_impute = True
     per_sample_noise = True
 
-    n_steps: int = attrs.field(default=500, validator=_positive)
-    n_corrector_steps: int = attrs.field(default=1, validator=_non_negative)
-    snr: float = attrs.field(default=0.16, validator=_positive)
-    predictor: str = attrs.field(default="reverse-diffusion", validator=_check_predictor)
-    denoise: bool = True
+    n_steps: int = attrs.field(default=500, validator=v.count)
+    n_corrector_steps: int = attrs.field(default=1, validator=v.non_negative_count)
+    snr: float = attrs.field(default=0.16, validator=v.positive)
+    predictor: str = attrs.field(default="reverse-diffusion", validator=v.choice(*PREDICTORS))
+    denoise: bool = attrs.field(default=True, validator=v.boolean)
 
     def nfe(self, kernel) -> int:
         return self.n_steps * (1 + self.n_corrector_steps) + int(self.denoise)
