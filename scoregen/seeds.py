@@ -21,6 +21,7 @@ import hashlib
 import torch
 
 from scoregen._tensor import make_generator
+from scoregen.errors import ConfigError
 
 BLOCK = 64
 
@@ -45,7 +46,7 @@ class SampleGenerators:
         """``fill(shape, generator, dtype, device)`` (``torch.randn``, ``torch.rand``) per sample:
         a whole block from each block's generator, cut to this batch's rows."""
         if shape[0] != self.n:
-            raise ValueError(f"a per-sample draw must be [n={self.n}, ...], got {list(shape)}")
+            raise ConfigError(f"a per-sample draw must be [n={self.n}, ...] (one row per sample), got {list(shape)}")
         device = self.device if device is None else torch.device(device)
         start, stop = self.first, self.first + self.n
         parts = []
