@@ -370,14 +370,13 @@ class ScoreModel:
     def _random_source(self, seed, generator, first: int, n: int, sampler):
         """Per-sample generators when the parts allow them and no generator is given, else one
         generator for the batch (see :meth:`sample`)."""
+        first = v.check_int("first", first, minimum=0)
         per_sample = all(getattr(part, "per_sample_noise", False) for part in (sampler, self.kernel))
         if first and (generator is not None or not per_sample):
             raise ConfigError(
                 "first= needs per-sample seeds: pass seed= (not generator=) with a sampler and kernel "
                 "that draw per sample (per_sample_noise)"
             )
-        if first < 0:
-            raise ConfigError(f"first must be >= 0, got {first}")
         if generator is not None or not per_sample:
             return _generator(seed, generator, self._device)
         from scoregen.seeds import SampleGenerators
