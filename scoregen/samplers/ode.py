@@ -37,6 +37,7 @@ class ProbabilityFlowODE:
     """
 
     families = ("gaussian",)
+    per_sample_noise = True  # only the prior is random; scipy's adaptive steps are shared by the batch
 
     method: str = attrs.field(default="heun", validator=v.choice(*METHODS))
     n_steps: int = attrs.field(default=50, validator=v.count)

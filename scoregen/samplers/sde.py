@@ -39,6 +39,7 @@ class ReverseSDE:
 
     families = ("gaussian",)
     can_impute = True
+    per_sample_noise = True  # draws only through scoregen._tensor (scoregen.seeds)
 
     n_steps: int = attrs.field(default=1000, validator=v.count)
     denoise: bool = attrs.field(default=True, validator=v.boolean)
@@ -79,10 +80,14 @@ class PredictorCorrector:
     (already distributed as ``p_1``) and leave the last predictor step uncorrected.
 
     Score evaluations: ``n_steps (1 + n_corrector_steps) (+1)``. Imputes (``known``).
+
+    Its noise is per sample (:mod:`scoregen.seeds`), but its step ``ε`` averages norms over the
+    batch, so a sample still depends on the others drawn with it.
     """
 
     families = ("gaussian",)
     can_impute = True
+    per_sample_noise = True
 
     n_steps: int = attrs.field(default=500, validator=v.count)
     n_corrector_steps: int = attrs.field(default=1, validator=v.non_negative_count)
