@@ -206,8 +206,8 @@ class ScoreModel:
         """
         from scoregen.training import TrainConfig, train
 
-        if out is not None and not isinstance(out, str | Path):
-            raise ConfigError(f"out must be a folder path, got {out!r}")
+        if out is not None:
+            out = v.check_path("out", out)
         config = TrainConfig(
             steps=steps, batch_size=batch_size, lr=lr, lr_decay=lr_decay, warmup=warmup, seed=seed, log_every=log_every,
             ema_decay=ema_decay, grad_clip=grad_clip, checkpoint_every=checkpoint_every,
@@ -422,8 +422,9 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, **override
 def load(path, *, registry: Registry | None = None, **overrides) -> ScoreModel:
     """Read a model written by :meth:`ScoreModel.save`; ``overrides`` as in :func:`build`
     (needed for parts that were unregistered objects when saved)."""
+    path = v.check_path("path", path)
     document, state = io.read_model(path)
-    where = Path(path) / io.CONFIG
+    where = path / io.CONFIG
     try:
         config = ModelConfig.from_dict(document["config"])
     except (ScoregenError, TypeError) as exc:
