@@ -35,6 +35,24 @@ def draw_device(generator: torch.Generator | None, device=None) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
 
+# Generator constructors by device type; a test harness may add one for a device type that
+# torch cannot make generators on (scoregen.testing.devices registers its virtual device here).
+GENERATORS: dict[str, type] = {}
+
+
+def make_generator(device=None, seed: int | None = None) -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` (default: the CPU), seeded with ``seed`` (a
+    non-deterministic seed when ``None``). Draws made with it happen on that device, so a
+    seeded run is exactly reproducible on the CPU and reproducible per device elsewhere."""
+    device = torch.device("cpu" if device is None else device)
+    generator = GENERATORS.get(device.type, torch.Generator)(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    return generator
+
+
 def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Standard normal noise shaped like ``x``, drawn from ``generator``."""
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)

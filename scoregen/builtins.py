@@ -2,6 +2,9 @@
 third-party plugins."""
 
 from scoregen import presets
+from scoregen.data import ImageFolder, digits_tokens, gaussian_mixture_2d
+from scoregen.data.digits import digits_dataset
+from scoregen.data.files import read_csv, read_npy, read_npz
 from scoregen.estimators import (
     EmpiricalScore,
     ExactDiscrete,
@@ -56,3 +59,10 @@ def scoregen_register(registry) -> None:
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)
     registry.add("preset", "masked", presets.masked)
+    registry.add("dataset", "digits", digits_dataset)
+    registry.add("dataset", "digits-tokens", digits_tokens)
+    registry.add("dataset", "gmm", gaussian_mixture_2d)
+    registry.add("dataset", "images", ImageFolder)
+    registry.add("dataset", "npy", read_npy)
+    registry.add("dataset", "npz", read_npz)
+    registry.add("dataset", "csv", read_csv)

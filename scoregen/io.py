@@ -72,7 +72,9 @@ def decode_tensors(data: bytes, where, *, finite: bool = False) -> dict[str, tor
     """Parse safetensors bytes; anything else (a pickle from ``torch.save`` included) is refused
     with :class:`CheckpointError` before a single byte of it is interpreted as code. With
     ``finite``, a floating tensor holding NaN or inf is refused too (weights never do)."""
-    if data[:1] == b"\x80" or data[:2] == b"PK":
+    # A safetensors file opens with its header's length (8 bytes, little-endian), then "{"; only
+    # without that opening is a leading 0x80 (pickle) or "PK" (torch.save's zip) a pickle's mark.
+    if data[8:9] != b"{" and (data[:1] == b"\x80" or data[:2] == b"PK"):
         raise CheckpointError(
             f"{where} is a pickle (torch.save) file, not safetensors; scoregen never unpickles, "
             "because loading a pickle can run arbitrary code"

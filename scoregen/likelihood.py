@@ -75,27 +75,27 @@ def log_prob(
     if divergence == "exact":
         div_fn = divergence_exact
     elif divergence == "hutchinson":
-        probes = torch.randint(0, 2, (n_probes, *x.shape), generator=generator).to(x.dtype) * 2 - 1
+        probes = torch.randint(0, 2, (n_probes, *x.shape), generator=generator, device=x.device).to(x.dtype) * 2 - 1
 
         def div_fn(fn, x):
             return divergence_hutchinson(fn, x, probes)
     else:
         raise ConfigError(f"divergence must be 'auto', 'exact' or 'hutchinson', got {divergence!r}")
 
-    shape, dtype, n = x.shape, x.dtype, x.shape[0]
+    shape, dtype, device, n = x.shape, x.dtype, x.device, x.shape[0]
     m_min = scalar_marginal(kernel, kernel.t_min)[0]
 
-    def rhs(t, y):
-        state = torch.from_numpy(y[:-n]).reshape(shape).to(dtype)
+    def rhs(t, y):  # scipy holds the state on the host; the network runs on x's device
+        state = torch.from_numpy(y[:-n]).reshape(shape).to(device, dtype)
         drift, div = div_fn(lambda z: probability_flow(estimator, kernel, z, times(z, t)), state)
-        return np.concatenate([drift.reshape(-1).to(torch.float64).numpy(), div.numpy()])
+        return np.concatenate([drift.reshape(-1).to(torch.float64).cpu().numpy(), div.cpu().numpy()])
 
-    y0 = np.concatenate([(m_min * x).reshape(-1).to(torch.float64).numpy(), np.zeros(n)])
+    y0 = np.concatenate([(m_min * x).reshape(-1).to(torch.float64).cpu().numpy(), np.zeros(n)])
     sol = solve_ivp(rhs, (kernel.t_min, kernel.t_max), y0, method=method, rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(f"solve_ivp failed: {sol.message}")
     end = torch.from_numpy(np.ascontiguousarray(sol.y[:, -1]))
-    x_1, integral = end[:-n].reshape(shape), end[-n:]
+    x_1, integral = end[:-n].reshape(shape).to(device), end[-n:].to(device)
     return kernel.prior_log_prob(x_1) + integral + dim * math.log(m_min)
 
 

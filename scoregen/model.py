@@ -11,7 +11,7 @@ from torch import nn
 import scoregen
 from scoregen import _validators as v
 from scoregen import io
-from scoregen._tensor import as_data, as_sigma, check_fits_in_memory
+from scoregen._tensor import as_data, as_sigma, check_fits_in_memory, make_generator
 from scoregen.config import PARTS, ComponentSpec, ModelConfig, describe, instantiate
 from scoregen.errors import CheckpointError, ConfigError, IncompatibleKernelError, NumericalError, ScoregenError
 from scoregen.kernels.base import require_family
@@ -49,18 +49,19 @@ def _check_finite(x: torch.Tensor, action: str) -> torch.Tensor:
     return x
 
 
-def _generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator:
+def _generator(seed: int | None, generator: torch.Generator | None, device: torch.device) -> torch.Generator:
+    """``generator`` (checked to live on ``device``), else a new one on ``device`` seeded with ``seed``."""
     if seed is not None:
         v.check_seed("seed", seed)
     _check_generator(generator)
-    if generator is not None:
-        return generator
-    g = torch.Generator()
-    if seed is None:
-        g.seed()
-    else:
-        g.manual_seed(seed)
-    return g
+    if generator is None:
+        return make_generator(device, seed)
+    if torch.device(generator.device).type != device.type:
+        raise ConfigError(
+            f"the generator lives on {generator.device} but the model on {device}: "
+            "make it there (torch.Generator(device=model.device)) or pass seed="
+        )
+    return generator
 
 
 class ScoreModel:
@@ -70,16 +71,27 @@ class ScoreModel:
     (from the config, or from the first data passed to :meth:`fit`), with initial weights drawn
     from ``config.seed``. Parts whose parameters wait for data (``sigma_max="auto"``) are resolved
     on the first :meth:`fit`.
+
+    The model has one device (:attr:`device`, default the CPU; ``build(..., device=)``,
+    :meth:`to`): the estimator, its EMA copy and every tensor a part keeps live there, samples are
+    drawn there from a generator on that device, and data passed in are moved there.
+
+    The trainer and the CLI use only the public seam: :meth:`convert`, :meth:`prepare`,
+    :meth:`payload`, :meth:`restore`, :meth:`sampling_estimator`.
     """
 
-    def __init__(self, config: ModelConfig, *, components: dict | None = None, registry: Registry | None = None):
+    def __init__(
+        self, config: ModelConfig, *, components: dict | None = None, registry: Registry | None = None, device=None
+    ):
         self._registry = registry or get_registry()
+        self._device = torch.device("cpu" if device is None else device)
         self._seed = config.seed
         self._preset = config.preset
         self._estimator_spec = config.estimator
         given = components or {}
         for part, component in given.items():
             _check_component(part, component)
+        self._kernel_given = "kernel" in given
         self.kernel = given.get("kernel") or instantiate("kernel", config.kernel, self._registry)
         self.objective = given.get("objective") or instantiate("objective", config.objective, self._registry)
         self.sampler = given.get("sampler") or instantiate("sampler", config.sampler, self._registry)
@@ -94,6 +106,49 @@ class ScoreModel:
         self.step = 0
         self.history: list[dict] = []
         self.ema = None  # a scoregen.training.EMA once trained with one: sample and score use it
+        self._compile: dict | None = None  # torch.compile options once compile() was called
+        self._compiled: dict[int, tuple] = {}
+        self.to(self._device)
+
+    # ----------------------------------------------------------------- device
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the estimator, its EMA copy, the parts' tensors and the samples."""
+        return self._device
+
+    def to(self, device) -> "ScoreModel":
+        """Move the whole model to ``device`` (in place; returns the model): the estimator, the
+        EMA copy, and every part with tensors of its own (a part's ``to(device)`` returns the
+        moved part: the ``empirical`` estimator's data, DSM's reference set, σ_d buffers)."""
+        self._device = torch.device(device)
+        for part in PARTS:
+            moved = _moved(getattr(self, part), self._device)
+            if moved is not None:
+                setattr(self, part, moved)
+        if self.ema is not None:
+            self.ema.module.to(self._device)
+        return self
+
+    def compile(self, **options) -> "ScoreModel":
+        """Evaluate the network through ``torch.compile(module, **options)`` from now on: in
+        :meth:`fit` (the trained copy) and in :meth:`sample` and :meth:`score` (the EMA copy).
+        The weights are shared with the compiled wrappers, so saving, moving and the EMA are
+        unchanged. Off unless asked for (``fit(compile=True)``): compiling takes tens of seconds
+        and, on the CPU, did not pay for itself on the small networks here (docs/devices.md)."""
+        self._compile = dict(options)
+        self._compiled = {}
+        return self
+
+    def compiled(self, module):
+        """``module`` through ``torch.compile`` if :meth:`compile` was called (one wrapper per
+        module, made once), else ``module`` itself; a callable that is no ``nn.Module`` is returned as is."""
+        if self._compile is None or not isinstance(module, nn.Module):
+            return module
+        key = id(module)
+        if key not in self._compiled or self._compiled[key][0] is not module:
+            self._compiled[key] = (module, torch.compile(module, **self._compile))
+        return self._compiled[key][1]
 
     # ----------------------------------------------------------------- configuration
 
@@ -104,16 +159,18 @@ class ScoreModel:
             vocab = {"vocab_size": self.kernel.vocab_size} if hasattr(self.kernel, "vocab_size") else {}
             estimator = instantiate("estimator", self._estimator_spec, self._registry, event_shape=tuple(event_shape), **vocab)
         require_family(estimator, self.kernel)
-        return estimator
+        return _moved(estimator, self._device) or estimator
 
     @property
-    def _data_converter(self):
-        """The kernel's own ``as_data(x, event_shape, name=)`` (int64 tokens for masking), else float32."""
+    def converter(self):
+        """The kernel's own ``as_data(x, event_shape, name=)`` (int64 tokens for masking), else float32:
+        how the trainer and the data sources check rows (part of the seam the trainer uses)."""
         return getattr(self.kernel, "as_data", as_data)
 
-    def _as_data(self, x, name: str = "data") -> torch.Tensor:
-        """``x`` checked and converted to the kernel's data ``[N, *event_shape]``."""
-        return self._data_converter(x, self.event_shape, name=name)
+    def convert(self, x, name: str = "data") -> torch.Tensor:
+        """``x`` checked and converted to the kernel's data ``[N, *event_shape]`` (float32, or
+        int64 tokens for the masking kernel), on the device it came on."""
+        return self.converter(x, self.event_shape, name=name)
 
     @property
     def config(self) -> ModelConfig:
@@ -128,9 +185,10 @@ class ScoreModel:
             specs["estimator"] = self._estimator_spec
         return ModelConfig(**specs, event_shape=self.event_shape, seed=self._seed, preset=self._preset)
 
-    def _prepare(self, data: torch.Tensor) -> None:
-        """Resolve what waits for data: the event shape, the estimator, and every part with a
-        ``with_data(x)`` method (``"auto"`` kernel levels, the ``empirical`` estimator's training set)."""
+    def prepare(self, data: torch.Tensor) -> None:
+        """Resolve what waits for data ``[N, *E]`` (from :meth:`convert`): the event shape, the
+        estimator, and every part with a ``with_data(x)`` method (``"auto"`` kernel levels, the
+        ``empirical`` estimator's training set, σ_d); what they keep is then moved to :attr:`device`."""
         if self.event_shape is None:
             self.event_shape = tuple(data.shape[1:])
         if self.estimator is None:
@@ -139,6 +197,7 @@ class ScoreModel:
             with_data = getattr(getattr(self, part), "with_data", None)
             if with_data is not None:
                 setattr(self, part, with_data(data))
+        self.to(self._device)
 
     def _require_estimator(self, action: str):
         if self.estimator is None:
@@ -148,10 +207,11 @@ class ScoreModel:
             )
         return self.estimator
 
-    def _sampling_estimator(self, action: str):
-        """The EMA weights if there are any, else the trained ones."""
+    def sampling_estimator(self, action: str = "sample"):
+        """What :meth:`sample` and :meth:`score` evaluate: the EMA weights if there are any,
+        else the trained ones (``action`` names the caller in the error before any data)."""
         estimator = self._require_estimator(action)
-        return estimator if self.ema is None else self.ema.module
+        return self.compiled(estimator if self.ema is None else self.ema.module)
 
     def parameters(self):
         """The estimator's trainable parameters (none for an analytic estimator)."""
@@ -163,14 +223,18 @@ class ScoreModel:
     def loss(self, x, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """The objective's scalar loss on a clean batch ``x [B, *E]`` (differentiable)."""
         _check_generator(generator)
-        data = self._as_data(x)
-        self._prepare(data)
+        data = self.convert(x)
+        self.prepare(data)
+        data = data.to(self._device)
+        generator = _generator(None, generator, self._device) if generator is not None else None
         return self.objective.loss(self.estimator, self.kernel, data, generator=generator)
 
     def fit(
         self,
         data,
         *,
+        labels=None,
+        num_workers: int = 0,
         steps: int = 3000,
         batch_size: int = 128,
         lr: float = 1e-3,
@@ -184,8 +248,15 @@ class ScoreModel:
         out=None,
         checkpoint_every: int = 0,
         resume: bool = False,
+        precision: str = "fp32",
+        compile: bool = False,
     ) -> "ScoreModel":
-        """Train the estimator with Adam on batches drawn (with replacement) from ``data [N, *E]``.
+        """Train the estimator with Adam on batches drawn (with replacement) from ``data``.
+
+        ``data`` is a tensor or array ``[N, *E]`` (``labels [N]`` beside it), a map-style
+        ``Dataset`` (``(x, y)`` items keep ``y`` as the label, never in the data), a ``DataLoader``
+        or other iterable (streamed), or a path: an image folder, ``.npy``, ``.npz``, ``.csv``
+        (docs/data.md). ``num_workers`` processes read a map-style set ahead of the steps.
 
         ``lr_decay="cosine"`` anneals the learning rate from ``lr`` to 0 over the run
         (``lr_k = lr · ½(1 + cos(π (k−1) / steps))``); ``"none"`` keeps it constant; ``warmup``
@@ -202,7 +273,9 @@ class ScoreModel:
         level since the last entry. The run is reproducible from ``seed``. With ``out``, metrics
         go to ``out/metrics.jsonl`` and checkpoints (every ``checkpoint_every`` steps and at the
         end) to ``out/checkpoints/``; ``resume=True`` continues from the newest good one, exactly.
-        See :func:`scoregen.training.train` (docs/training.md).
+        ``precision`` (``"fp32"``, ``"bf16"``, ``"fp16"``) and ``compile`` choose how the network's
+        forward pass runs (autocast; ``torch.compile``), see docs/devices.md. Training runs on
+        :attr:`device`. See :func:`scoregen.training.train` (docs/training.md).
         """
         from scoregen.training import TrainConfig, train
 
@@ -210,9 +283,10 @@ class ScoreModel:
             out = v.check_path("out", out)
         config = TrainConfig(
             steps=steps, batch_size=batch_size, lr=lr, lr_decay=lr_decay, warmup=warmup, seed=seed, log_every=log_every,
-            ema_decay=ema_decay, grad_clip=grad_clip, checkpoint_every=checkpoint_every,
+            ema_decay=ema_decay, grad_clip=grad_clip, checkpoint_every=checkpoint_every, precision=precision,
+            compile=compile,
         )
-        return train(self, data, config, out=out, resume=resume, progress=progress)
+        return train(self, data, config, labels=labels, num_workers=num_workers, out=out, resume=resume, progress=progress)
 
     def sample(
         self,
@@ -240,7 +314,7 @@ class ScoreModel:
         samples the other coordinates given these (samplers with ``can_impute``; see
         :mod:`scoregen.samplers.impute`).
         """
-        estimator = self._sampling_estimator("sample")
+        estimator = self.sampling_estimator("sample")
         n = v.check_int("n", n, minimum=1)
         v.check_bool("progress", progress)
         if callback is not None and not callable(callback):
@@ -257,9 +331,9 @@ class ScoreModel:
         if known is not None or mask is not None:
             from scoregen.samplers.impute import condition
 
-            extra["known"] = condition(sampler, known, mask, n, self.event_shape, convert=self._data_converter)
-        generator = _generator(seed, generator)
-        x_init = self.kernel.prior_sample((n, *self.event_shape), generator)
+            extra["known"] = condition(sampler, known, mask, n, self.event_shape, convert=self.converter, device=self._device)
+        generator = _generator(seed, generator, self._device)
+        x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
         if isinstance(estimator, nn.Module):
             estimator.eval()
         if progress:
@@ -278,15 +352,15 @@ class ScoreModel:
         smallest noise level. ``divergence`` is ``"exact"``, ``"hutchinson"`` or ``"auto"``."""
         from scoregen import likelihood
 
-        estimator = self._sampling_estimator("compute log_prob")
+        estimator = self.sampling_estimator("compute log_prob")
         if getattr(self.kernel, "family", None) != "gaussian":
             raise IncompatibleKernelError(f"log_prob integrates the probability-flow ODE of a Gaussian kernel, not {type(self.kernel).__name__}")
         v.check_choice("divergence", divergence, ("auto", "exact", "hutchinson"))
         v.check_seed("seed", seed)
         rtol = v.check_real("rtol", rtol, positive=True, below=1.0)
         atol = v.check_real("atol", atol, positive=True)
-        data = as_data(x, self.event_shape, name="x")
-        generator = torch.Generator().manual_seed(seed)
+        data = as_data(x, self.event_shape, name="x").to(self._device)
+        generator = make_generator(self._device, seed)
         log_p = likelihood.log_prob(estimator, self.kernel, data, divergence=divergence, generator=generator, rtol=rtol, atol=atol)
         return _check_finite(log_p, "log_prob")
 
@@ -298,10 +372,10 @@ class ScoreModel:
 
     def score(self, x, sigma) -> torch.Tensor:
         """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or ``[B]``."""
-        estimator = self._sampling_estimator("evaluate the score")
+        estimator = self.sampling_estimator("evaluate the score")
         if getattr(self.kernel, "family", None) != "gaussian":
             raise IncompatibleKernelError(f"score is the Gaussian family's verb; {type(self.kernel).__name__} has logits, not a score")
-        data = as_data(x, self.event_shape, name="x")
+        data = as_data(x, self.event_shape, name="x").to(self._device)
         sigma = as_sigma(sigma, data.shape[0], data)
         with torch.no_grad():
             return _check_finite(estimator(data, sigma), "the score")
@@ -310,12 +384,12 @@ class ScoreModel:
 
     def save(self, path) -> Path:
         """Write ``path/config.json`` and ``path/weights.safetensors`` (atomically); return ``path``."""
-        io.write_model(path, *self._payload())
+        io.write_model(path, *self.payload())
         return Path(path)
 
-    def _payload(self) -> tuple[dict, dict | None, dict]:
-        """``(config, weights, meta)`` as saved: the EMA weights go beside the trained ones,
-        their names prefixed ``ema/``."""
+    def payload(self) -> tuple[dict, dict | None, dict]:
+        """``(config, weights, meta)`` as :meth:`save` writes them (and a checkpoint holds them):
+        the EMA weights go beside the trained ones, their names prefixed ``ema/``."""
         estimator = self._require_estimator("save")
         state = dict(estimator.state_dict()) if isinstance(estimator, nn.Module) else None
         ema = None
@@ -325,10 +399,16 @@ class ScoreModel:
         meta = {"scoregen": scoregen.__version__, "step": self.step, "history": self.history, "ema": ema}
         return self.config.to_dict(), state, meta
 
-    def _load_state(self, state: dict | None, document: dict) -> None:
-        """Put saved weights (and EMA weights) into this model; ``document`` is its config.json."""
+    def restore(self, state: dict | None, document: dict) -> None:
+        """Put what :meth:`payload` gave back into this model: the kernel of the saved config
+        (its ``"auto"`` levels resolved as saved), the weights and EMA weights ``state`` (copied
+        to :attr:`device`), the step and the history of ``document`` (the saved config.json)."""
+        saved = document.get("config")
+        if saved is not None and not self._kernel_given:
+            self.kernel = instantiate("kernel", ModelConfig.from_dict(saved).kernel, self._registry)
         if state is not None:
-            estimator = self._require_estimator("load weights")
+            # Loaded on the CPU, where the saved tensors are, then moved with the rest below.
+            estimator = self._require_estimator("load weights").to("cpu")
             own = {k: v for k, v in state.items() if not k.startswith(EMA_PREFIX)}
             try:
                 estimator.load_state_dict(own)
@@ -346,6 +426,7 @@ class ScoreModel:
             raise CheckpointError("config.json: field 'ema' is set, but the model has no weights")
         self.step = document["step"]
         self.history = list(document["history"])
+        self.to(self._device)
 
     def _component(self, part: str, value):
         """A component from an override: a name, a dict of parameters for the current one, an object."""
@@ -357,6 +438,15 @@ class ScoreModel:
     def __repr__(self) -> str:
         parts = ", ".join(f"{p}={type(getattr(self, p)).__name__}" for p in PARTS)
         return f"ScoreModel({parts}, event_shape={self.event_shape}, step={self.step})"
+
+
+def _moved(part, device: torch.device):
+    """``part`` on ``device``: an ``nn.Module`` moved in place, a part with ``to(device)`` (which
+    returns the moved part), else ``None`` (nothing of its own to move)."""
+    if isinstance(part, nn.Module):
+        return part.to(device)
+    to = getattr(part, "to", None)
+    return to(device) if callable(to) else None
 
 
 def _with_progress(callback, total):
@@ -387,13 +477,14 @@ def _override_spec(spec: ComponentSpec, value) -> ComponentSpec:
     return attrs.evolve(spec, params={**spec.params, **value})
 
 
-def build(name_or_config="ncsn", *, registry: Registry | None = None, **overrides) -> ScoreModel:
+def build(name_or_config="ncsn", *, registry: Registry | None = None, device=None, **overrides) -> ScoreModel:
     """Compose a model from a preset name or a :class:`ModelConfig`.
 
     Each of ``kernel``, ``estimator``, ``objective``, ``sampler`` may be overridden by a registered
     name, a dict of parameters for the preset's component (or with ``name`` for another one), or
     an object (used as it is, no registration needed). ``event_shape`` and ``seed`` (the initial
-    weights) may be overridden too::
+    weights) may be overridden too. ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a
+    ``torch.device``; default the CPU) is where the model lives (:meth:`ScoreModel.to`)::
 
         build("ncsn", sampler="langevin", objective={"levels": "all"}, estimator=my_net)
     """
@@ -416,12 +507,13 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, **override
             changes[key] = _override_spec(getattr(config, key), value)
         else:
             changes[key] = value
-    return ScoreModel(attrs.evolve(config, **changes), components=objects, registry=registry)
+    return ScoreModel(attrs.evolve(config, **changes), components=objects, registry=registry, device=device)
 
 
-def load(path, *, registry: Registry | None = None, **overrides) -> ScoreModel:
-    """Read a model written by :meth:`ScoreModel.save`; ``overrides`` as in :func:`build`
-    (needed for parts that were unregistered objects when saved)."""
+def load(path, *, registry: Registry | None = None, device=None, **overrides) -> ScoreModel:
+    """Read a model written by :meth:`ScoreModel.save` onto ``device`` (default the CPU; the
+    saved tensors are read to the CPU and copied there, whatever device saved them);
+    ``overrides`` as in :func:`build` (needed for parts that were unregistered objects when saved)."""
     path = v.check_path("path", path)
     document, state = io.read_model(path)
     where = path / io.CONFIG
@@ -430,13 +522,13 @@ def load(path, *, registry: Registry | None = None, **overrides) -> ScoreModel:
     except (ScoregenError, TypeError) as exc:
         raise CheckpointError(f"{where}: field 'config' is invalid: {exc}") from None
     try:
-        model = build(config, registry=registry, **overrides)
+        model = build(config, registry=registry, device=device, **overrides)
     except CheckpointError:
         raise
     except ScoregenError as exc:
         raise CheckpointError(f"{where}: the model in field 'config' cannot be built: {exc}") from None
     try:
-        model._load_state(state, document)
+        model.restore(state, document)
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     return model

@@ -51,7 +51,7 @@ def test_unet_shapes_and_the_one_over_sigma_output():
 def test_ncsnv2_preset_resolves_its_ladder_from_the_data():
     x = data.digits("train")
     model = build("ncsnv2")
-    model._prepare(x)
+    model.prepare(x)
     sigmas = model.kernel.sigmas
     assert float(sigmas[0]) == pytest.approx(techniques.suggest(x).sigma_max)
     assert len(sigmas) == techniques.n_levels(float(sigmas[0]), 0.01, 64) == 21

@@ -45,3 +45,11 @@ def digits_tokens(split: str = "train", *, threshold: int = 8) -> torch.Tensor:
     read row by row. Needs scikit-learn (the ``digits`` extra)."""
     v.check_int("threshold", threshold, minimum=0)
     return (digits(split) * 16 >= threshold).flatten(1).to(torch.int64)
+
+
+def digits_dataset(split: str = "train", *, labels: bool = False):
+    """The registered dataset ``digits``: :func:`digits` of ``split``, with the classes beside
+    the images when ``labels`` (a :class:`~scoregen.data.files.Labelled`)."""
+    from scoregen.data.files import Labelled
+
+    return Labelled(*digits(split, labels=True)) if labels else digits(split)

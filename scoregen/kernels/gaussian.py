@@ -109,6 +109,14 @@ class ScheduledGaussian:
         ``t_min``, float32 ``[L]``, largest first (computed once)."""
         return self.noise_level(self.time_grid(self.n_levels - 1)).to(torch.float32)
 
+    def sigmas_on(self, device) -> torch.Tensor:
+        """:attr:`sigmas` on ``device``, copied there once (the training loop draws from it each step)."""
+        device = torch.device(device)
+        copies = self.__dict__.setdefault("_sigmas_by_device", {})
+        if device not in copies:
+            copies[device] = self.sigmas.to(device)
+        return copies[device]
+
     def perturb(self, x: torch.Tensor, sigma: torch.Tensor, generator=None, *, noise=None) -> torch.Tensor:
         """``x̃ = x + σ z`` in ladder coordinates, ``x [B, *E]``, ``sigma [B]``; ``noise`` is ``z``
         (drawn from ``generator`` when not given)."""
@@ -214,7 +222,7 @@ class GaussianLadder(ScheduledGaussian):
         """A level drawn uniformly from the ladder for each of ``n`` examples, float32 ``[n]``."""
         device = draw_device(generator, device)
         index = torch.randint(len(self.sigmas), (n,), generator=generator, device=device)
-        return self.sigmas.to(device)[index]
+        return self.sigmas_on(device)[index]
 
 
 @attrs.frozen(kw_only=True, eq=False)

@@ -39,8 +39,8 @@ class LossTerms:
         ``nan`` where a level drew no sample."""
         idx = self.level_index(sigmas)
         loss = self.loss.detach()
-        total = torch.zeros(len(sigmas), dtype=loss.dtype).index_add_(0, idx, loss)
-        count = torch.zeros(len(sigmas), dtype=loss.dtype).index_add_(0, idx, torch.ones_like(loss))
+        total = loss.new_zeros(len(sigmas)).index_add_(0, idx, loss)
+        count = loss.new_zeros(len(sigmas)).index_add_(0, idx, torch.ones_like(loss))
         return total / count
 
 

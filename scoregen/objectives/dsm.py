@@ -5,7 +5,7 @@ import attrs
 import torch
 
 from scoregen import _validators as v
-from scoregen._tensor import append_dims, randn_like
+from scoregen._tensor import append_dims, draw_device, randn_like
 from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
@@ -52,11 +52,19 @@ class DenoisingScoreMatching(GaussianObjective):
         object.__setattr__(resolved, "_data", x.detach())
         return resolved
 
+    def to(self, device) -> "DenoisingScoreMatching":
+        """This objective with its reference set on ``device``."""
+        if self._data is None or self._data.device == torch.device(device):
+            return self
+        moved = attrs.evolve(self)
+        object.__setattr__(moved, "_data", self._data.to(device))
+        return moved
+
     def _reference(self, x: torch.Tensor, generator) -> torch.Tensor:
         if self._data is None:
             raise ConfigError("dsm with reference > 0 draws from the training set: fit the model (or call with_data) first")
-        rows = torch.randint(self._data.shape[0], (int(self.reference),), generator=generator)
-        return torch.cat([x.detach(), self._data[rows].to(x.device, x.dtype)])
+        rows = torch.randint(self._data.shape[0], (int(self.reference),), generator=generator, device=draw_device(generator))
+        return torch.cat([x.detach(), self._data[rows.to(self._data.device)].to(x.device, x.dtype)])
 
     def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
         require_family(self, kernel)

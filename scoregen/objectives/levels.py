@@ -18,6 +18,7 @@ import math
 import torch
 
 from scoregen import _validators as v
+from scoregen._tensor import draw_device
 from scoregen.errors import ConfigError
 
 NAMES = ("kernel", "ladder", "log-uniform", "log-normal")
@@ -44,22 +45,24 @@ def check_sigma_distribution(value) -> None:
 
 
 def sample_sigma(value, kernel, n: int, generator) -> torch.Tensor:
-    """``n`` noise levels from the distribution ``value`` (see the module), float32 ``[n]``."""
+    """``n`` noise levels from the distribution ``value`` (see the module), float32 ``[n]``, on
+    the generator's device."""
     spec = _spec(value)
+    device = draw_device(generator)
     name = spec["name"]
     if name == "kernel":
-        return kernel.sample_sigma(n, generator)
+        return kernel.sample_sigma(n, generator, device=device)
     if name == "ladder":  # the ladder's levels, also on kernels that train elsewhere (ve)
-        sigmas = kernel.sigmas
-        return sigmas[torch.randint(len(sigmas), (n,), generator=generator)]
+        sigmas = kernel.sigmas.to(device)
+        return sigmas[torch.randint(len(sigmas), (n,), generator=generator, device=device)]
     lo, hi = kernel.sigma_range()
     if name == "log-uniform":
-        u = torch.rand(n, generator=generator, dtype=torch.float64)
+        u = torch.rand(n, generator=generator, dtype=torch.float64, device=device)
         return torch.exp(math.log(lo) + u * math.log(hi / lo)).to(torch.float32)
     mean, std = float(spec.get("mean", 0.0)), float(spec.get("std", 1.0))
     if not spec.get("truncate", False):
-        return torch.exp(mean + std * torch.randn(n, generator=generator, dtype=torch.float64)).to(torch.float32)
+        return torch.exp(mean + std * torch.randn(n, generator=generator, dtype=torch.float64, device=device)).to(torch.float32)
     # Truncated by inverting the normal CDF between the range's quantiles: one draw a level.
-    a, b = (torch.special.ndtr(torch.tensor((math.log(v) - mean) / std, dtype=torch.float64)) for v in (lo, hi))
-    u = a + (b - a) * torch.rand(n, generator=generator, dtype=torch.float64)
+    a, b = (torch.special.ndtr(torch.tensor((math.log(v) - mean) / std, dtype=torch.float64, device=device)) for v in (lo, hi))
+    u = a + (b - a) * torch.rand(n, generator=generator, dtype=torch.float64, device=device)
     return torch.exp(mean + std * torch.special.ndtri(u)).clamp(lo, hi).to(torch.float32)

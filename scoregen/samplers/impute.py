@@ -31,13 +31,13 @@ class Known:
         return torch.where(self.mask, self.values, x)
 
 
-def condition(sampler, known, mask, n: int, event_shape, *, convert=as_data) -> Known:
+def condition(sampler, known, mask, n: int, event_shape, *, convert=as_data, device=None) -> Known:
     """Check an imputation request and broadcast it to ``[n, *event_shape]``.
 
     ``known`` is ``[n, *E]``, ``[1, *E]`` or ``[*E]`` (its values where ``mask`` is false are
     ignored); ``mask`` is a bool tensor broadcastable to ``[n, *E]``, true at the known
     coordinates. ``convert(x, event_shape, name=)`` checks the known values as the kernel's data
-    (float32 for Gaussian kernels, tokens for masking).
+    (float32 for Gaussian kernels, tokens for masking); both are moved to ``device`` (the samples').
     """
     if not getattr(sampler, "can_impute", False):
         raise ConfigError(
@@ -57,4 +57,4 @@ def condition(sampler, known, mask, n: int, event_shape, *, convert=as_data) -> 
             f"known {list(values.shape)} and mask {list(mask.shape)} must broadcast to [n, *event_shape] = {list(shape)}"
         ) from None
     values = convert(torch.where(mask, values, torch.zeros_like(values)), event_shape, name="known")
-    return Known(values, mask)
+    return Known(values.to(device), mask.to(device))

@@ -93,14 +93,14 @@ class ProbabilityFlowODE:
             return x, count[0]
         from scipy.integrate import solve_ivp
 
-        shape, dtype = x.shape, x.dtype
+        shape, dtype, device = x.shape, x.dtype, x.device
 
-        def rhs(t, y):
-            state = torch.from_numpy(y).reshape(shape).to(dtype)
-            return drift(state, t).reshape(-1).to(torch.float64).numpy()
+        def rhs(t, y):  # scipy holds the state on the host; the score is evaluated on x's device
+            state = torch.from_numpy(y).reshape(shape).to(device, dtype)
+            return drift(state, t).reshape(-1).to(torch.float64).cpu().numpy()
 
-        y0 = x.reshape(-1).to(torch.float64).numpy()
+        y0 = x.reshape(-1).to(torch.float64).cpu().numpy()
         sol = solve_ivp(rhs, (t0, t1), y0, method=self.method, rtol=self.rtol, atol=self.atol)
         if not sol.success:
             raise ConfigError(f"the ODE solver {self.method} failed: {sol.message}")
-        return torch.from_numpy(np.ascontiguousarray(sol.y[:, -1])).reshape(shape).to(dtype), count[0]
+        return torch.from_numpy(np.ascontiguousarray(sol.y[:, -1])).reshape(shape).to(device, dtype), count[0]

@@ -62,7 +62,7 @@ class Unmask:
         masked0 = x == kernel.mask_id
         if self.reveal == "count":
             # A uniformly random order of each row's masked positions: rank 0 is revealed first.
-            keys = torch.rand(x.shape, generator=generator).flatten(1).masked_fill(~masked0.flatten(1), 2.0)
+            keys = torch.rand(x.shape, generator=generator, device=x.device).flatten(1).masked_fill(~masked0.flatten(1), 2.0)
             rank = keys.argsort(dim=1).argsort(dim=1).reshape(x.shape)
             m0 = masked0.flatten(1).sum(dim=1)
         grid = torch.linspace(1.0, 0.0, n_steps + 1, dtype=torch.float64)
@@ -74,7 +74,7 @@ class Unmask:
                 reveal = masked & (rank < append_dims(m0 - _still_masked(m0, kernel.mask_prob(s)), x.ndim))
             else:
                 p_reveal = 1.0 - kernel.mask_prob(s) / kernel.mask_prob(t)
-                reveal = masked & (torch.rand(x.shape, generator=generator, dtype=torch.float64) < p_reveal)
+                reveal = masked & (torch.rand(x.shape, generator=generator, dtype=torch.float64, device=x.device) < p_reveal)
             if bool(reveal.any()):
                 t_vec = torch.full((x.shape[0],), float(t), dtype=torch.float32, device=x.device)
                 logits = estimator(x, t_vec)

@@ -2,6 +2,7 @@
 rate, gradient clipping, an EMA of the weights, metrics to JSON lines, atomic checkpoints and
 exact resume, single-process or data-parallel under ``torchrun``."""
 
+import contextlib
 import hashlib
 import json
 import math
@@ -14,7 +15,8 @@ import torch
 
 from scoregen import _validators as v
 from scoregen import io
-from scoregen.config import ModelConfig, instantiate
+from scoregen._tensor import make_generator
+from scoregen.data.sources import StreamSource, as_source
 from scoregen.errors import CheckpointError, ConfigError, NumericalError, ScoregenError
 from scoregen.objectives.base import level_index
 from scoregen.training import distributed
@@ -25,6 +27,7 @@ TRAINER_JSON = "trainer.json"
 TRAINER_TENSORS = "trainer.safetensors"
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.jsonl"
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @attrs.frozen(kw_only=True)
@@ -39,6 +42,12 @@ class TrainConfig:
     so a run's arithmetic depends on ``shards``, not on how many processes carry it: one process
     with ``shards=2`` computes what two do under ``torchrun`` (up to the order of floating-point
     sums).
+
+    ``precision`` (``"fp32"``, ``"bf16"``, ``"fp16"``) runs the network's forward pass under
+    ``torch.autocast`` in that dtype (``"fp16"`` with a ``torch.amp.GradScaler``); the weights,
+    the optimiser, the noise, the loss and everything the samplers do stay float32 (schedules
+    float64). ``compile=True`` trains through ``torch.compile`` of the network (and samples
+    through a compiled EMA copy; :meth:`ScoreModel.compile`).
     """
 
     steps: int = attrs.field(default=3000, validator=v.non_negative_count)
@@ -53,6 +62,8 @@ class TrainConfig:
     checkpoint_every: int = attrs.field(default=0, validator=v.non_negative_count)
     keep: int = attrs.field(default=2, validator=v.count)
     shards: int | None = attrs.field(default=None, validator=v.optional(v.count))
+    precision: str = attrs.field(default="fp32", validator=v.choice(*PRECISIONS))
+    compile: bool = attrs.field(default=False, validator=v.boolean)
 
     def lr_at(self, k: int) -> float:
         """The learning rate of step ``k = 1..steps``: ``lr · ½(1 + cos(π (k−1)/steps))`` for
@@ -64,27 +75,68 @@ class TrainConfig:
         return ramp * self.lr * 0.5 * (1.0 + math.cos(math.pi * (k - 1) / max(self.steps, 1)))
 
 
-def _fingerprint(x: torch.Tensor) -> str:
-    return hashlib.sha256(x.contiguous().numpy().tobytes()).hexdigest()[:16]
+def step_seed(seed: int, shard: int, step: int) -> int:
+    """The seed of the rows shard ``shard`` reads at step ``step`` of a run seeded ``seed``."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}/{shard}/{step}".encode(), digest_size=8).digest(), "little")
+
+
+class StepRows(torch.utils.data.Dataset):
+    """Item ``k``: the batch of each shard in ``shards`` for step ``k``, read from a row source.
+
+    Shard ``s`` of ``S`` holds rows ``s, s + S, …`` of the ``N`` and draws ``per_shard`` of them
+    with replacement from a generator seeded by ``(seed, s, k)`` alone (:func:`step_seed`): the
+    rows of any step are known without replaying the run, so a resumed run reads what the
+    uninterrupted one read, and worker processes can fetch steps ahead.
+    """
+
+    def __init__(self, source, *, seed: int, n_shards: int, shards: range, per_shard: int):
+        self.source, self.seed, self.n_shards, self.shards, self.per_shard = source, seed, n_shards, shards, per_shard
+        self.held = [len(range(s, len(source), n_shards)) for s in shards]
+
+    def index(self, shard: int, held: int, step: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(step_seed(self.seed, shard, step))
+        return shard + self.n_shards * torch.randint(held, (self.per_shard,), generator=generator)
+
+    def __getitem__(self, step: int) -> list:
+        return [self.source.rows(self.index(s, held, step)) for s, held in zip(self.shards, self.held)]
+
+
+def _as_is(item):
+    return item
+
+
+def autocast(precision: str, device: torch.device):
+    """The context the forward pass runs in: ``torch.autocast`` for ``"bf16"``/``"fp16"``."""
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 class _Run:
     """One call of :func:`train`: the state that a checkpoint must capture."""
 
-    def __init__(self, model, x, config: TrainConfig, out):
-        self.rank, self.world = distributed.setup()
+    def __init__(self, model, source, config: TrainConfig, out, num_workers: int = 0):
+        self.rank, self.world = distributed.setup(model.device)
         shards = config.shards or self.world
         if shards % self.world:
             raise ConfigError(f"shards={shards} must be a multiple of the number of processes {self.world}")
         if config.batch_size % shards:
             raise ConfigError(f"batch_size {config.batch_size} must be divisible by shards={shards}")
         self.model, self.config = model, attrs.evolve(config, shards=shards)
-        self.fingerprint = _fingerprint(x)
-        self.data_shape = list(x.shape)
+        self.device = model.device
+        self.source, self.num_workers = source, num_workers
+        self.fingerprint = source.fingerprint
+        self.streamed = isinstance(source, StreamSource)
+        self.data_shape = [None if self.streamed else len(source), *model.event_shape]
+        if not self.streamed and len(source) < shards:
+            raise ConfigError(f"{len(source)} rows cannot fill shards={shards}")
+        if self.streamed and num_workers:
+            raise ConfigError("num_workers reads a map-style data set; a DataLoader brings its own workers")
         self.mine = range(self.rank * shards // self.world, (self.rank + 1) * shards // self.world)
-        self.shard_data = [x[s::shards] for s in self.mine]
         self.shard_batch = config.batch_size // shards
-        self.generators = [torch.Generator().manual_seed(config.seed + 1_000_003 * s) for s in self.mine]
+        self.generators = [make_generator(self.device, config.seed + 1_000_003 * s) for s in self.mine]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.params = model.parameters()
         if not self.params:
             raise ConfigError(f"the estimator {type(model.estimator).__name__} has no trainable parameters")
@@ -118,13 +170,14 @@ class _Run:
             "param_groups": optim["param_groups"],
             "optim_scalars": scalars,
             "ema_updates": None if self.model.ema is None else self.model.ema.updates,
+            "grad_scaler": self.scaler.state_dict(),
         }
         return document, tensors
 
     def save_checkpoint(self) -> None:
         document, tensors = self._trainer_state()  # every process takes part in the gather
         if self.rank == 0:
-            files = io.encode_model(*self.model._payload())
+            files = io.encode_model(*self.model.payload())
             files[TRAINER_TENSORS] = io.encode_tensors(tensors)
             files[TRAINER_JSON] = json.dumps(document, indent=2).encode()
             write_checkpoint(self.out / CHECKPOINTS, self.k, files, keep=self.config.keep)
@@ -178,10 +231,11 @@ class _Run:
             )
         model = self.model
         try:
-            model.kernel = instantiate("kernel", ModelConfig.from_dict(document["config"]).kernel, model._registry)
+            model.restore(state, document)
+        except CheckpointError:
+            raise
         except ScoregenError as exc:
-            raise CheckpointError(f"{path / io.CONFIG}: field 'config' does not rebuild the kernel: {exc}") from None
-        model._load_state(state, document)
+            raise CheckpointError(f"{path / io.CONFIG}: field 'config' does not rebuild the model: {exc}") from None
         try:
             optim_state: dict[int, dict] = {}
             for key, value in tensors.items():
@@ -195,6 +249,8 @@ class _Run:
             for s, generator in zip(self.mine, self.generators):
                 generator.set_state(tensors[f"rng/shard{s}"])
             torch.set_rng_state(tensors["rng/torch"])
+            if trainer.get("grad_scaler"):
+                self.scaler.load_state_dict(trainer["grad_scaler"])
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: the trainer state does not fit this run: {type(exc).__name__}: {exc}") from None
         self.k = trainer["k"]
@@ -217,11 +273,11 @@ class _Run:
         sigmas = getattr(self.model.kernel, "sigmas", None)  # the masking kernel has no ladder
         loss, sigma = torch.cat(pooled_loss).double(), torch.cat(pooled_sigma)
         if sigmas is None:
-            idx, n_levels = torch.zeros(len(loss), dtype=torch.long), 1
+            idx, n_levels = torch.zeros(len(loss), dtype=torch.long, device=loss.device), 1
         else:
             idx, n_levels = level_index(sigma, sigmas), len(sigmas)
-        sums = torch.zeros(n_levels, dtype=torch.float64).index_add_(0, idx, loss)
-        counts = torch.zeros(n_levels, dtype=torch.float64).index_add_(0, idx, torch.ones_like(loss))
+        sums = loss.new_zeros(n_levels).index_add_(0, idx, loss)
+        counts = loss.new_zeros(n_levels).index_add_(0, idx, torch.ones_like(loss))
         sums, counts = distributed.all_reduce_sum(sums), distributed.all_reduce_sum(counts)
         mean = float(sums.sum() / counts.sum())
         if not math.isfinite(mean):
@@ -242,32 +298,52 @@ class _Run:
                 f.write(json.dumps({**entry, "elapsed_s": round(time.perf_counter() - started, 3)}) + "\n")
         return entry
 
+    def feed(self):
+        """The shards' batches of steps ``k + 1, k + 2, …``: one list of :class:`Batch` per step."""
+        shards = self.config.shards
+        if self.streamed:
+            batches = self.source.batches(self.config.batch_size, skip=self.k * self.config.batch_size)
+            return ([batch.select(slice(s, None, shards)) for s in self.mine] for batch in batches)
+        steps = range(self.k + 1, self.config.steps + 1)
+        reader = StepRows(self.source, seed=self.config.seed, n_shards=shards, shards=self.mine, per_shard=self.shard_batch)
+        if not self.num_workers:
+            return map(reader.__getitem__, steps)
+        loader = torch.utils.data.DataLoader(
+            reader, batch_size=None, sampler=steps, num_workers=self.num_workers, collate_fn=_as_is,
+            generator=torch.Generator().manual_seed(0),  # keeps the global RNG untouched
+        )
+        return iter(loader)
+
     def run(self, progress: bool) -> None:
         from tqdm.auto import tqdm
 
         model, config = self.model, self.config
-        net = distributed.wrap(model.estimator)
+        net = model.compiled(distributed.wrap(model.estimator, self.device))
+        precision = autocast(config.precision, self.device)
         pooled_loss, pooled_sigma = [], []
         started = time.perf_counter()
         model.estimator.train()
         every = config.checkpoint_every
+        feed = self.feed()
         with tqdm(total=config.steps, initial=self.k, disable=not progress or self.rank != 0, desc="fit", unit="step") as bar:
             while self.k < config.steps:
                 self.k += 1
                 for group in self.optimizer.param_groups:
                     group["lr"] = config.lr_at(self.k)
                 losses, sigmas = [], []
-                for x, generator in zip(self.shard_data, self.generators):
-                    batch = x[torch.randint(len(x), (self.shard_batch,), generator=generator)]
-                    terms = model.objective.per_sample(net, model.kernel, batch, generator=generator)
-                    losses.append(terms.loss)
+                for batch, generator in zip(next(feed), self.generators):
+                    with precision:
+                        terms = model.objective.per_sample(net, model.kernel, batch.x.to(self.device), generator=generator)
+                    losses.append(terms.loss.float())
                     sigmas.append(terms.sigma)
                 loss = losses[0] if len(losses) == 1 else torch.cat(losses)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.mean().backward()
+                self.scaler.scale(loss.mean()).backward()
                 if config.grad_clip is not None:
+                    self.scaler.unscale_(self.optimizer)
                     torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
-                self.optimizer.step()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
                 if model.ema is not None:
                     model.ema.update(model.estimator)
                 model.step += 1
@@ -300,10 +376,17 @@ def _line_step(line: str) -> float:
     return step if io.is_number(step) else math.inf
 
 
-def train(model, data, config: TrainConfig | None = None, *, out=None, resume: bool = False, progress: bool = True):
-    """Train ``model``'s estimator on ``data [N, *E]`` with :class:`TrainConfig` ``config``.
+def train(
+    model, data, config: TrainConfig | None = None, *, labels=None, num_workers: int = 0,
+    out=None, resume: bool = False, progress: bool = True,
+):
+    """Train ``model``'s estimator on ``data`` with :class:`TrainConfig` ``config``.
 
-    Each step draws a batch with replacement, one noise level per example, and takes an Adam step
+    ``data`` is anything :func:`scoregen.data.as_source` reads (a tensor ``[N, *E]`` with optional
+    ``labels [N]``, a dataset, a ``DataLoader``, a path; docs/data.md). A map-style source is read
+    ``num_workers`` processes ahead (0: in this process); a stream in its own order.
+
+    Each step draws a batch with replacement (:class:`StepRows`), one noise level per example, and takes an Adam step
     on the objective's mean (gradients averaged over processes under ``torchrun``); the EMA is
     updated after each step. Every ``log_every`` steps :attr:`model.history` gets the mean loss,
     the mean per noise level and the learning rate, also appended to ``out/metrics.jsonl``.
@@ -313,15 +396,20 @@ def train(model, data, config: TrainConfig | None = None, *, out=None, resume: b
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"config must be a TrainConfig, got {type(config).__name__}")
-    x = model._as_data(data)
-    model._prepare(x)
-    if not model.parameters() and hasattr(model.estimator, "with_data"):
-        return model  # exact given the data it just took (``empirical``): nothing to train
+    v.check_int("num_workers", num_workers, minimum=0)
     v.check_bool("resume", resume)
     v.check_bool("progress", progress)
+    if distributed.setup(model.device)[1] > 1:
+        model.to(distributed.rank_device(model.device))
+    if config.compile:
+        model.compile()
+    source = as_source(data, labels, convert=model.converter, event_shape=model.event_shape)
+    model.prepare(source.preview())
+    if not model.parameters() and hasattr(model.estimator, "with_data"):
+        return model  # exact given the data it just took (``empirical``): nothing to train
     if resume and out is None:
         raise ConfigError("resume=True needs the output folder of the run (out=...)")
-    run = _Run(model, x, config, out)
+    run = _Run(model, source, config, out, num_workers)
     if run.out is not None and not resume and checkpoint_dirs(run.out / CHECKPOINTS):
         raise ConfigError(f"{run.out} holds checkpoints of an earlier run: resume it, or train into another folder")
     if run.out is not None and run.rank == 0:

@@ -47,10 +47,10 @@ class AnnealedKineticLangevin:
         for level, sigma in enumerate(sigmas):
             h = self.step_scale * sigma
             sigma_vec = torch.full((x.shape[0],), sigma, dtype=x.dtype, device=x.device)
-            v = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+            v = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
             score = estimator(x, sigma_vec)
             for k in range(self.n_steps_each):
-                v = keep * v + refresh * torch.randn(x.shape, generator=generator, dtype=x.dtype)  # O
+                v = keep * v + refresh * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)  # O
                 v = v + 0.5 * h * score  # B
                 x = x + h * v  # A
                 score = estimator(x, sigma_vec)

@@ -142,7 +142,7 @@ def _cmd_plot(args) -> int:
     if model.event_shape == (2,):
         sigmas = model.kernel.sigmas.tolist()
         lim = float(samples.abs().quantile(0.99)) * 1.2
-        fields = {"learned": model._sampling_estimator("plot")}
+        fields = {"learned": model.sampling_estimator("plot")}
         written.append(plotting.plot_score_fields(fields, [sigmas[len(sigmas) // 3], sigmas[-2]], out / "score_field.png", lim=lim))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

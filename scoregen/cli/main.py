@@ -1,5 +1,5 @@
 """The ``scoregen`` command line: ``demo``, ``list``, ``train``, ``sample``, ``plot``,
-``suggest-sigmas``. The training commands live in :mod:`scoregen.cli_train`."""
+``suggest-sigmas``. The training commands live in :mod:`scoregen.cli.train`."""
 
 import argparse
 import json
@@ -9,7 +9,7 @@ from scoregen.registry import KINDS
 
 
 def _cmd_demo(args) -> int:
-    from scoregen import demo, demo_masked
+    from scoregen.cli import demo, demo_masked
 
     run, out, steps, samples, files = {
         "ncsn": (demo.run_demo, "runs/demo", 10_000, 4000, "score_field.png"),
@@ -61,7 +61,7 @@ def make_parser() -> argparse.ArgumentParser:
     lst.add_argument("kind", nargs="?", choices=KINDS)
     lst.set_defaults(run=_cmd_list)
 
-    from scoregen.cli_train import add_commands
+    from scoregen.cli.train import add_commands
 
     add_commands(sub)
     return parser
