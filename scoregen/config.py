@@ -145,6 +145,8 @@ def instantiate(kind: str, spec: ComponentSpec, registry: Registry, **context):
         raise ConfigError(f"{kind} {spec.name!r}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{kind} {spec.name!r} rejected its parameters {kwargs}: {exc}") from exc
+    except (RuntimeError, MemoryError) as exc:  # torch's allocator: a network too large to build
+        raise ConfigError(f"{kind} {spec.name!r} could not be built with {kwargs}: {exc}") from exc
     if type(component) is not entry.factory:  # a factory function: its name is not the class's
         registry.remember(kind, component, spec.name, spec.params)
     return component

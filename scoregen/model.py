@@ -291,8 +291,8 @@ class ScoreModel:
         """
         from scoregen.training import TrainConfig, train
 
-        if out is not None and not isinstance(out, str | Path):
-            raise ConfigError(f"out must be a folder path, got {out!r}")
+        if out is not None:
+            out = v.check_path("out", out)
         config = TrainConfig(
             steps=steps, batch_size=batch_size, lr=lr, lr_decay=lr_decay, warmup=warmup, seed=seed, log_every=log_every,
             ema_decay=ema_decay, grad_clip=grad_clip, checkpoint_every=checkpoint_every, precision=precision,
@@ -556,8 +556,9 @@ def load(path, *, registry: Registry | None = None, device=None, **overrides) ->
     """Read a model written by :meth:`ScoreModel.save` onto ``device`` (default the CPU; the
     saved tensors are read to the CPU and copied there, whatever device saved them);
     ``overrides`` as in :func:`build` (needed for parts that were unregistered objects when saved)."""
+    path = v.check_path("path", path)
     document, state = io.read_model(path)
-    where = Path(path) / io.CONFIG
+    where = path / io.CONFIG
     try:
         config = ModelConfig.from_dict(document["config"])
     except (ScoregenError, TypeError) as exc:
