@@ -14,6 +14,7 @@ Each assertion hides its own frames from pytest's tracebacks.
 """
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,11 +26,11 @@ from scoregen.metrics import mixture_quality, sliced_wasserstein
 from scoregen.testing._common import log_uniform
 from scoregen.testing._common import seeded as _seeded
 
-SIGMA_RANGE = (0.005, 20.0)
+SIGMA_RANGE: tuple[float, float] = (0.005, 20.0)
 """The default range of the random noise levels, ``(σ_min, σ_max)``."""
 
 
-def _vec(t) -> str:
+def _vec(t: object) -> str:
     values = np.asarray(torch.as_tensor(t, dtype=torch.float64).reshape(-1))
     shown = np.array2string(values[:4], precision=4, separator=", ", max_line_width=200)
     return shown[:-1] + ", ...]" if values.size > 4 else shown
@@ -60,8 +61,8 @@ def default_mixture() -> GaussianMixture:
 def assert_score_close(
     estimator: Callable,
     mixture: GaussianMixture,
-    x=None,
-    sigma=None,
+    x: torch.Tensor | None = None,
+    sigma: float | Sequence[float] | torch.Tensor | None = None,
     *,
     rtol: float = 1e-4,
     atol: float = 1e-6,
@@ -148,10 +149,10 @@ def _mean_se(values: torch.Tensor) -> tuple[float, float]:
 
 
 def assert_objective_consistent(
-    objective,
+    objective: Any,
     mixture: GaussianMixture | None = None,
     *,
-    kernel=None,
+    kernel: Any = None,
     estimators: Sequence[Callable] | None = None,
     weight: Callable[[torch.Tensor], torch.Tensor] | None = None,
     n: int = 4096,
@@ -238,10 +239,10 @@ def _isotropic(mixture: GaussianMixture) -> bool:
 
 
 def assert_sampler_recovers(
-    sampler,
+    sampler: Any,
     mixture: GaussianMixture | None = None,
     *,
-    kernel=None,
+    kernel: Any = None,
     estimator: Callable | None = None,
     n: int = 2000,
     factor: float = 1.5,
