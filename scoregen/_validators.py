@@ -185,3 +185,19 @@ non_negative = real(non_negative=True)
 count = integer(minimum=1)
 non_negative_count = integer(minimum=0)
 probability = real(non_negative=True, at_most=1.0)
+
+
+def registered(kind: str) -> Validator:
+    """attrs validator: a registered component of ``kind`` by name or as a dict with ``name``
+    (:func:`scoregen.config.resolve`), or an object; an unknown name lists the known ones."""
+
+    def validate(instance, attribute, value) -> None:
+        from scoregen.config import resolve
+        from scoregen.errors import UnknownComponentError
+
+        try:
+            resolve(kind, value)
+        except UnknownComponentError as exc:
+            raise ConfigError(f"{_name(attribute)}: {exc}") from None
+
+    return validate

@@ -217,6 +217,14 @@ class ScoreModel:
         estimator = self._require_estimator(action)
         return self.compiled(estimator if self.ema is None else self.ema.module)
 
+    def _score_function(self, action: str):
+        """The plain ``(x̂, σ) → score`` callable of the sampling estimator on this kernel: a
+        network that predicts ε, x₀, v or a velocity is converted here, so that samplers and the
+        likelihood never learn of it (:func:`~scoregen.estimators.parameterisation.as_score`)."""
+        from scoregen.estimators.parameterisation import as_score
+
+        return as_score(self.sampling_estimator(action), self.kernel)
+
     def parameters(self):
         """The estimator's trainable parameters (none for an analytic estimator)."""
         est = self._require_estimator("list parameters")
@@ -343,7 +351,7 @@ class ScoreModel:
         bar = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel)) if progress else None
         try:
             with torch.no_grad():
-                out = sampler.sample(estimator, self.kernel, x_init, generator=generator, callback=bar or callback, **extra)
+                out = sampler.sample(self._score_function("sample"), self.kernel, x_init, generator=generator, callback=bar or callback, **extra)
             return _check_finite(out, f"sampling with {type(sampler).__name__}")
         finally:
             if bar is not None:
@@ -351,11 +359,11 @@ class ScoreModel:
 
     def log_prob(self, x, *, divergence: str = "auto", seed: int = 0, rtol: float = 1e-5, atol: float = 1e-5) -> torch.Tensor:
         """``log p(x)`` ``[N]`` in nats through the probability-flow ODE (see
-        :func:`scoregen.likelihood.log_prob`): the density of the data perturbed at the kernel's
+        :func:`scoregen.numerics.likelihood.log_prob`): the density of the data perturbed at the kernel's
         smallest noise level. ``divergence`` is ``"exact"``, ``"hutchinson"`` or ``"auto"``."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
-        estimator = self.sampling_estimator("compute log_prob")
+        estimator = self._score_function("compute log_prob")
         if getattr(self.kernel, "family", None) != "gaussian":
             raise IncompatibleKernelError(f"log_prob integrates the probability-flow ODE of a Gaussian kernel, not {type(self.kernel).__name__}")
         v.check_choice("divergence", divergence, ("auto", "exact", "hutchinson"))
@@ -369,13 +377,13 @@ class ScoreModel:
 
     def bits_per_dim(self, x, **kwargs) -> torch.Tensor:
         """``−log₂ p(x) / D`` ``[N]``; keyword arguments as in :meth:`log_prob`."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
         return likelihood.bits_per_dim(self.log_prob(x, **kwargs), self.event_shape)
 
     def score(self, x, sigma) -> torch.Tensor:
         """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or ``[B]``."""
-        estimator = self.sampling_estimator("evaluate the score")
+        estimator = self._score_function("evaluate the score")
         if getattr(self.kernel, "family", None) != "gaussian":
             raise IncompatibleKernelError(f"score is the Gaussian family's verb; {type(self.kernel).__name__} has logits, not a score")
         data = as_data(x, self.event_shape, name="x").to(self._device)
@@ -458,8 +466,10 @@ def _with_progress(callback, total):
     bar = tqdm(total=total, desc="sample", unit="eval")
 
     class _Progress:
+        """Counts score evaluations (``info["nfe"]``), or callbacks where a sampler reports none."""
+
         def __call__(self, info):
-            bar.update(1)
+            bar.update(info["nfe"] - bar.n if "nfe" in info else 1)
             if callback is not None:
                 callback(info)
 

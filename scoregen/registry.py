@@ -25,6 +25,7 @@ KINDS = (
     "predictor",  # one reverse step of the predictor-corrector family
     "sigma-distribution",  # where a Gaussian objective spends its noise levels
     "parameterisation",  # what a network predicts: score, eps, x0, v, velocity
+    "preconditioning",  # how a score network's raw output becomes a score (none, ncsn, edm)
     "guidance",  # how a condition tilts the score (classifier-free, classifier, autoguidance)
     "posterior",  # posterior samplers for inverse problems y = A x + noise
     "dataset",  # data sources fit and the CLI read

@@ -78,6 +78,17 @@ SAMPLERS = [
     ("unmask", {}),
     ("unmask", {"reveal": "independent", "steps": 200}),
     ("unmask", {"kernel": ("masking", {"vocab_size": 2, "schedule": "cosine"}), "steps": 60}),
+    ("euler", {}),
+    ("heun", {}),
+    ("edm", {"S_churn": 10.0}),
+    ("euler-ancestral", {}),
+    ("ddim", {}),
+    ("dpm-solver", {}),
+    ("dpm++2m", {}),
+    ("dpm++2m-sde", {}),
+    ("dpm++3m-sde", {}),
+    ("unipc", {}),
+    ("lms", {}),
 ]
 
 

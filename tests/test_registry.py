@@ -14,7 +14,9 @@ def test_builtins_are_registered_through_the_hook_by_scoregen(registry):
     entries = {(e.kind, e.name): e.provider for e in registry}
     assert entries[("preset", "ncsn")] == "scoregen"
     assert entries[("sampler", "annealed-langevin")] == "scoregen"
-    assert {"kernel", "estimator", "objective", "sampler", "preset", "dataset"} <= {k for k, _ in entries}
+    kinds = {k for k, _ in entries}
+    assert {"kernel", "estimator", "objective", "sampler", "preset", "dataset", "parameterisation", "sigma-distribution"} <= kinds
+    assert entries[("grid", "karras")] == "scoregen"
 
 
 def test_unknown_name_lists_known_names_and_closest_match(registry):

@@ -4,7 +4,7 @@ public for plugin authors and users.
 - :mod:`scoregen.testing.strategies`: hypothesis strategies (``gaussian_mixtures``,
   ``noise_levels``, ``points``).
 - Assertions, Gaussian family (:mod:`~scoregen.testing.assertions`): :func:`assert_score_close`,
-  :func:`assert_objective_consistent`, :func:`assert_sampler_recovers`.
+  :func:`assert_velocity_close`, :func:`assert_objective_consistent`, :func:`assert_sampler_recovers`.
 - Assertions, masking family (:mod:`~scoregen.testing.masking`): :func:`assert_posterior_close`,
   :func:`assert_masked_objective_consistent`, :func:`assert_sampler_recovers_table`.
 - Conformance checks for every family, dispatched on ``kernel.family``: :func:`check_kernel`,
@@ -24,6 +24,7 @@ from scoregen.testing.assertions import (
     assert_objective_consistent,
     assert_sampler_recovers,
     assert_score_close,
+    assert_velocity_close,
     default_mixture,
 )
 from scoregen.testing.conformance import check_estimator, check_kernel, check_objective, check_sampler
@@ -63,6 +64,7 @@ __all__ = [
     "assert_sampler_recovers",
     "assert_sampler_recovers_table",
     "assert_score_close",
+    "assert_velocity_close",
     "check_estimator",
     "check_kernel",
     "check_objective",

@@ -2,6 +2,8 @@
 that says where it failed (the point, the noise level), what was expected and what came instead.
 
 - :func:`assert_score_close`: an estimator's score equals a Gaussian mixture's perturbed score.
+- :func:`assert_velocity_close`: an estimator of any parameterisation, seen as a flow velocity on
+  a kernel's path, equals the mixture's exact velocity ``E[m' x₀ + s' z | x_t]``.
 - :func:`assert_objective_consistent`: an objective is a score-matching objective — its expected
   loss differs between two estimators exactly as their λ-weighted Fisher divergences do.
 - :func:`assert_sampler_recovers`: a sampler driven by the exact score reproduces the mixture, by
@@ -127,6 +129,80 @@ def assert_score_close(
         lines.append(
             f"  row {i}: σ = {float(sig64[i]):.4g}, x = {_vec(x64[i])}: expected {_vec(expected[i])}, "
             f"got {_vec(got[i])} (‖error‖ = {float(error[i]):.4g} > tolerance {float(tolerance[i]):.3g})"
+        )
+    raise AssertionError("\n".join(lines))
+
+
+def assert_velocity_close(
+    estimator: Callable,
+    mixture: GaussianMixture,
+    kernel: Any,
+    x: torch.Tensor | None = None,
+    t: float | torch.Tensor | None = None,
+    *,
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
+    n: int = 256,
+    dtype: torch.dtype = torch.float32,
+    generator: torch.Generator | None = None,
+) -> None:
+    """Assert that ``estimator``, read as a velocity on ``kernel``'s path ``x_t = m x₀ + s z``
+    (converted from its parameterisation, :func:`~scoregen.estimators.parameterisation.as_prediction`),
+    is the exact velocity ``u*(x_t, t) = E[m' x₀ + s' z | x_t]`` of ``mixture``
+    (:meth:`~scoregen.analytic.GaussianMixture.velocity_at`).
+
+    ``x`` [B, D] (the path's coordinates ``x_t``) with ``t`` a number or [B]; or, with ``x=None``,
+    ``n`` draws of ``x_t`` at each time of ``t`` (default: five times evenly inside
+    ``[t_min, t_max]``). The estimator is called in ``dtype`` on 2-D points. A row fails when
+
+        ``‖u − u*‖ > atol + rtol · (‖u*‖ + |m'| ‖x̂‖ + |s'| σ ‖s*‖)``,
+
+    ``x̂ = x_t/m``, ``σ = s/m`` and ``s*`` the exact score at ``(x̂, σ)``: the last two terms are
+    the round-off of a velocity converted from a score, ``m' (x̂ + σ² s) − s' σ s``.
+    """
+    from scoregen.estimators.parameterisation import as_prediction
+
+    schedule = kernel.schedule
+    if x is None:
+        lo, hi = kernel.t_min, kernel.t_max
+        times = torch.as_tensor(lo + (hi - lo) * torch.tensor([0.02, 0.25, 0.5, 0.75, 0.98]) if t is None else t, dtype=torch.float64)
+        times = times.reshape(-1).repeat_interleave(n)
+        generator = generator or _seeded(0)
+        m, s = schedule.marginal(times)
+        clean = mixture.sample(len(times), generator=generator)
+        x = m[:, None] * clean + s[:, None] * torch.randn(clean.shape, generator=generator, dtype=torch.float64)
+    else:
+        x = torch.as_tensor(x, dtype=torch.float64)
+        times = torch.as_tensor(0.5 if t is None else t, dtype=torch.float64)
+        times = times.expand(x.shape[0]) if times.ndim == 0 else times
+    m, s = schedule.marginal(times)
+    dm, ds = schedule.marginal_derivative(times)
+    sigma = s / m
+    x_hat = x / m[:, None]
+    velocity = as_prediction(estimator, kernel, "velocity")
+    got = velocity(x_hat.to(dtype), sigma.to(dtype))
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(x.shape):
+        found = list(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        raise AssertionError(f"the estimator should give a velocity of shape {list(x.shape)}, got {found}")
+    got = got.detach().to(torch.float64)
+    expected = mixture.velocity_at(x, times, schedule)
+    exact_score = mixture.score_at(x_hat, sigma)
+    error = (got - expected).norm(dim=1)
+    scale = dm.abs() * x_hat.norm(dim=1) + ds.abs() * sigma * exact_score.norm(dim=1)
+    tolerance = atol + rtol * (expected.norm(dim=1) + scale)
+    bad = ~(error <= tolerance)  # NaN fails too
+    if not bool(bad.any()):
+        return
+    rows = torch.nonzero(bad).flatten()
+    worst = rows[torch.argsort(torch.nan_to_num(error[rows] / tolerance[rows], nan=np.inf), descending=True)][:5]
+    lines = [
+        f"the estimator's velocity differs from the exact velocity of the {_describe(mixture)} on "
+        f"{type(kernel).__name__}'s path in {len(rows)} of {x.shape[0]} rows (rtol = {rtol:g}, atol = {atol:g}); worst rows:"
+    ]
+    for i in worst.tolist():
+        lines.append(
+            f"  row {i}: t = {float(times[i]):.4g} (σ = {float(sigma[i]):.4g}), x_t = {_vec(x[i])}: expected "
+            f"{_vec(expected[i])}, got {_vec(got[i])} (‖error‖ = {float(error[i]):.4g} > tolerance {float(tolerance[i]):.3g})"
         )
     raise AssertionError("\n".join(lines))
 

@@ -185,6 +185,9 @@ def check_sampler(
     factor: float = 1.5,
     n: int | None = None,
     event_shapes: Sequence[tuple[int, ...]] = EVENT_SHAPES,
+    order: float | None = None,
+    stochastic: bool = False,
+    steps: Sequence[int] | None = None,
 ) -> None:
     """Conformance of a sampler at its own settings (its default budget), with ``kernel``
     (default: its family's — the ``ncsn`` ladder ``σ = 10 → 0.01``, or the linear masking kernel
@@ -200,6 +203,13 @@ def check_sampler(
     - Masking: visible tokens of a partly masked ``x_init`` are kept and no mask is left, then
       :func:`~scoregen.testing.masking.assert_sampler_recovers_table` on ``distribution``
       (default: a table with a long-range dependency, ``n = 20000``): total variation.
+
+    Convergence, Gaussian family (:mod:`scoregen.testing.convergence`), with the exact score of
+    ``mixture``, instead of the ground-truth check: ``order=p`` asserts that a deterministic σ-grid
+    sampler's error against a reference solution of the probability-flow ODE falls at slope
+    ``≥ p − 0.3`` over ``steps`` (default 16 to 128 steps); ``stochastic=True`` asserts that the
+    four numbers of :func:`~scoregen.metrics.mixture_quality` approach the truth's over ``steps``
+    (default 10, 40).
     """
     __tracebackhide__ = True
     require_method(sampler, "sample", "check_sampler")
@@ -220,4 +230,13 @@ def check_sampler(
             if not torch.equal(x_init, kept):
                 raise fail(sampler, f"{label} modified x_init in place")
             check_callback(sampler, run, out, label)
+    if (order is not None or stochastic) and kernel.family == "gaussian":
+        from scoregen.testing import convergence
+
+        extra: dict[str, Any] = {"steps": steps} if steps else {}
+        if order is not None:
+            convergence.check_order(sampler, order, kernel=kernel, mixture=mixture, **extra)
+        else:
+            convergence.check_in_distribution(sampler, kernel=kernel, mixture=mixture, **extra)
+        return
     family.check_sampler(sampler, kernel, truth=_truth(mixture, distribution), n=n or family.N_SAMPLES, factor=factor)
