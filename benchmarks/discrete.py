@@ -4,7 +4,8 @@ table, against the sampling floor, for ``build("masked", kernel={"vocab_size": V
     OMP_NUM_THREADS=1 python benchmarks/discrete.py [--steps 2000 5000] [--weightings elbo masked-mean]
         [--tables copy sum parity] [--n 20000] [--train 50000] [--seed 0]
 
-For each table (each with a long-range dependency, ``tables()``) it prints:
+For each table of ``scoregen.analytic.sequences.long_range_tables`` (each with a dependency across
+the whole sequence) it prints:
 
 - ``floor``: the mean total variation of ``n`` true draws to the table (over 8 draws);
 - ``exact``: the exact posterior through the same sampler (``unmask``, one token per step): at
@@ -21,38 +22,8 @@ import time
 import torch
 
 from scoregen import build
-from scoregen.analytic.sequences import SequenceDistribution
+from scoregen.analytic.sequences import long_range_tables, sampling_floor
 from scoregen.estimators import ExactDiscrete
-
-
-def _spiky(shape, seed: int) -> torch.Tensor:
-    """Squared exponential draws: a table whose entries range over orders of magnitude."""
-    return torch.empty(shape, dtype=torch.float64).exponential_(generator=torch.Generator().manual_seed(seed)).square()
-
-
-def _table(vocab: int, length: int, rule, seed: int) -> SequenceDistribution:
-    """A spiky table over ``{0 … V−1}^L`` restricted to the sequences where ``rule(x)`` holds."""
-    index = torch.meshgrid(*[torch.arange(vocab)] * length, indexing="ij")
-    return SequenceDistribution(_spiky([vocab] * length, seed) * rule(index).to(torch.float64))
-
-
-def tables(seed: int = 0) -> dict[str, SequenceDistribution]:
-    """The benchmark's tables, each with a dependency across the whole sequence:
-
-    - ``copy``: V = 3, L = 6, the last token repeats the first (243 sequences);
-    - ``sum``: V = 3, L = 5, the last token is the sum of the first two mod 3 (81 sequences);
-    - ``parity``: V = 2, L = 6, an even number of ones (32 sequences): every token depends on all others.
-    """
-    return {
-        "copy": _table(3, 6, lambda x: x[0] == x[-1], seed),
-        "sum": _table(3, 5, lambda x: x[-1] == (x[0] + x[1]) % 3, seed),
-        "parity": _table(2, 6, lambda x: sum(x) % 2 == 0, seed),
-    }
-
-
-def floor(table: SequenceDistribution, n: int, seed: int) -> float:
-    """The mean total variation of ``n`` true draws to the table, over 8 draws."""
-    return sum(table.total_variation(table.sample(n, torch.Generator().manual_seed(seed + i))) for i in range(8)) / 8
 
 
 def main() -> None:
@@ -65,12 +36,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    known = tables(args.seed)
+    known = long_range_tables(args.seed)
     print(f"{'table':7} {'model':24} {'TV':>7} {'TV/floor':>8} {'bound':>7} {'entropy':>7} {'train s':>7}")
     for name in args.tables:
         table = known[name]
         v, length = table.vocab_size, table.length
-        base = floor(table, args.n, 1000 + args.seed)
+        base = sampling_floor(table, args.n, seed=1000 + args.seed)
         x = table.sample(args.train, torch.Generator().manual_seed(args.seed))
         test = table.sample(5000, torch.Generator().manual_seed(args.seed + 1))
         entropy = table.entropy_bits_per_token()

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from scoregen.analytic.sequences import SequenceDistribution
+from scoregen.analytic.sequences import SequenceDistribution, sampling_floor
 from scoregen.errors import ConfigError, ScoregenError
 from scoregen.estimators.discrete import ExactDiscrete, carry_over
 from scoregen.kernels import MaskingKernel
@@ -426,7 +426,7 @@ def assert_sampler_recovers_table(
     if tuple(samples.shape) != (n, distribution.length) or bool((samples == kernel.mask_id).any()):
         raise AssertionError(f"{name} returned shape {list(samples.shape)} or masks left, for x_init of shape {list(x_init.shape)}")
     tv = distribution.total_variation(samples)
-    floor = sum(distribution.total_variation(distribution.sample(n, generator=seeded(seed + 1 + i))) for i in range(8)) / 8
+    floor = sampling_floor(distribution, n, seed=seed + 1)
     if tv > factor * floor:
         raise AssertionError(
             f"{name} does not recover the table over {{0 … {distribution.vocab_size - 1}}}^{distribution.length} with "
