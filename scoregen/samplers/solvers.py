@@ -3,6 +3,7 @@
 
 import attrs
 import numpy as np
+import torch
 
 from scoregen import _validators as v
 from scoregen.samplers.stepping import GridSampler
@@ -42,7 +43,7 @@ class LMS(GridSampler):
     order: int = attrs.field(default=4, validator=[v.count, v.real(at_most=4)])
 
     def steps(self, denoise, x, sigmas, generator):
-        history = []  # (σ_j, d_j), most recent first
+        history: list[tuple[float, torch.Tensor]] = []  # (σ_j, d_j), most recent first
         for sigma, sigma_next in zip(sigmas, sigmas[1:]):
             history.insert(0, (sigma, (x - denoise(x, sigma)) / sigma))  # dx/dσ at σ_i
             del history[self.order :]

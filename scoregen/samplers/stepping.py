@@ -82,7 +82,7 @@ class GridSampler:
         levels = check_sigmas(sigmas).tolist()
         denoise = Denoiser(estimator, x_init.dtype)
         x = x_init.to(torch.float64)
-        for i, x in enumerate(self.steps(denoise, x, levels, generator)):
+        for i, x in enumerate(self.steps(denoise, x, levels, generator)):  # noqa: B020 (the start, then each step's state)
             if callback is not None:
                 sigma = levels[i + 1]
                 t = float(kernel.time_of(sigma)) if sigma > 0 else None

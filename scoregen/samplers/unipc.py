@@ -63,7 +63,7 @@ class UniPC(GridSampler):
     corrector: bool = attrs.field(default=True, validator=v.boolean)
 
     def steps(self, denoise, x, sigmas, generator):
-        history = []  # (λ, σ, D), most recent first
+        history: list[tuple[float, float, torch.Tensor]] = []  # (λ, σ, D), most recent first
         x_prev = None  # the (corrected) state the last prediction started from
         for sigma, sigma_next in zip(sigmas, sigmas[1:]):
             lam = -math.log(sigma)
