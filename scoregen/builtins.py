@@ -36,12 +36,25 @@ from scoregen.objectives import (
     VarianceReducedSSM,
 )
 from scoregen.objectives.levels import SIGMA_DISTRIBUTIONS
+from scoregen.kernels import grids
+from scoregen.samplers.predictors import EulerMaruyama, ReverseDiffusion
 from scoregen.samplers import (
+    DDIM,
+    DPMPP2M,
+    DPMPP2MSDE,
+    DPMPP3MSDE,
+    LMS,
     AnnealedLangevin,
+    DPMSolver,
+    EDMStochastic,
+    Euler,
+    EulerAncestral,
+    Heun,
     Langevin,
     PredictorCorrector,
     ProbabilityFlowODE,
     ReverseSDE,
+    UniPC,
     Unmask,
 )
 
@@ -79,6 +92,25 @@ def scoregen_register(registry) -> None:
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)
     registry.add("preset", "masked", presets.masked)
+    registry.add("grid", "karras", grids.Karras)
+    registry.add("grid", "exponential", grids.Exponential)
+    registry.add("grid", "polyexponential", grids.PolyExponential)
+    registry.add("grid", "uniform-t", grids.UniformTime)
+    registry.add("grid", "uniform-logsnr", grids.UniformLogSNR)
+    registry.add("grid", "ladder", grids.Ladder)
+    registry.add("sampler", "euler", Euler)
+    registry.add("sampler", "heun", Heun)
+    registry.add("sampler", "edm", EDMStochastic)
+    registry.add("sampler", "euler-ancestral", EulerAncestral)
+    registry.add("sampler", "ddim", DDIM)
+    registry.add("sampler", "dpm-solver", DPMSolver)
+    registry.add("sampler", "dpm++2m", DPMPP2M)
+    registry.add("sampler", "dpm++2m-sde", DPMPP2MSDE)
+    registry.add("sampler", "dpm++3m-sde", DPMPP3MSDE)
+    registry.add("sampler", "unipc", UniPC)
+    registry.add("sampler", "lms", LMS)
+    registry.add("predictor", "euler-maruyama", EulerMaruyama)
+    registry.add("predictor", "reverse-diffusion", ReverseDiffusion)
     registry.add("dataset", "digits", digits_dataset)
     registry.add("dataset", "digits-tokens", digits_tokens)
     registry.add("dataset", "gmm", gaussian_mixture_2d)

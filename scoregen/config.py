@@ -157,3 +157,24 @@ def describe(kind: str, component, registry: Registry) -> ComponentSpec:
     else:
         params = dict(getattr(component, "hparams", {}))
     return ComponentSpec(name=name, params=params)
+
+
+def resolve(kind: str, value, registry: Registry | None = None):
+    """A component of ``kind`` from a registered name (``"karras"``), a dict holding ``name`` and
+    the factory's parameters (``{"name": "karras", "rho": 5}``), or an object (returned as it is).
+
+    The parts' own extension points (a sampler's ``grid``, a predictor) are given this way, so a
+    saved config keeps the name or the dict and a typo fails when the part is built.
+    """
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, dict):
+        return value
+    if "name" not in value:
+        raise ConfigError(f"a {kind} is given as a name or a dict with 'name', got {value!r}")
+    if registry is None:
+        from scoregen.plugins import get_registry
+
+        registry = get_registry()
+    params = {k: v for k, v in value.items() if k != "name"}
+    return instantiate(kind, ComponentSpec(name=value["name"], params=params), registry)

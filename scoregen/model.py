@@ -3,6 +3,7 @@ verbs :func:`build` and :func:`load`."""
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import torch
@@ -17,6 +18,9 @@ from scoregen.errors import CheckpointError, ConfigError, IncompatibleKernelErro
 from scoregen.kernels.base import require_family
 from scoregen.plugins import get_registry
 from scoregen.registry import Registry
+
+if TYPE_CHECKING:
+    from scoregen.training.ema import EMA
 
 EMA_PREFIX = "ema/"
 
@@ -105,7 +109,7 @@ class ScoreModel:
             self.estimator = self._make_estimator(self.event_shape)
         self.step = 0
         self.history: list[dict] = []
-        self.ema = None  # a scoregen.training.EMA once trained with one: sample and score use it
+        self.ema: EMA | None = None  # a scoregen.training.EMA once trained with one: sample and score use it
         self._compile: dict | None = None  # torch.compile options once compile() was called
         self._compiled: dict[int, tuple] = {}
         self.to(self._device)
@@ -344,21 +348,20 @@ class ScoreModel:
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
         if isinstance(estimator, nn.Module):
             estimator.eval()
-        if progress:
-            callback = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel))
+        bar = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel)) if progress else None
         try:
             with torch.no_grad():
-                out = sampler.sample(self._score_function("sample"), self.kernel, x_init, generator=generator, callback=callback, **extra)
+                out = sampler.sample(self._score_function("sample"), self.kernel, x_init, generator=generator, callback=bar or callback, **extra)
             return _check_finite(out, f"sampling with {type(sampler).__name__}")
         finally:
-            if progress:
-                callback.close()
+            if bar is not None:
+                bar.close()
 
     def log_prob(self, x, *, divergence: str = "auto", seed: int = 0, rtol: float = 1e-5, atol: float = 1e-5) -> torch.Tensor:
         """``log p(x)`` ``[N]`` in nats through the probability-flow ODE (see
-        :func:`scoregen.likelihood.log_prob`): the density of the data perturbed at the kernel's
+        :func:`scoregen.numerics.likelihood.log_prob`): the density of the data perturbed at the kernel's
         smallest noise level. ``divergence`` is ``"exact"``, ``"hutchinson"`` or ``"auto"``."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
         estimator = self._score_function("compute log_prob")
         if getattr(self.kernel, "family", None) != "gaussian":
@@ -374,7 +377,7 @@ class ScoreModel:
 
     def bits_per_dim(self, x, **kwargs) -> torch.Tensor:
         """``−log₂ p(x) / D`` ``[N]``; keyword arguments as in :meth:`log_prob`."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
         return likelihood.bits_per_dim(self.log_prob(x, **kwargs), self.event_shape)
 
@@ -401,7 +404,7 @@ class ScoreModel:
         estimator = self._require_estimator("save")
         state = dict(estimator.state_dict()) if isinstance(estimator, nn.Module) else None
         ema = None
-        if self.ema is not None:
+        if self.ema is not None and state is not None:
             state.update({EMA_PREFIX + k: v for k, v in self.ema.state_dict().items()})
             ema = {"decay": self.ema.decay, "updates": self.ema.updates}
         meta = {"scoregen": scoregen.__version__, "step": self.step, "history": self.history, "ema": ema}
@@ -463,8 +466,10 @@ def _with_progress(callback, total):
     bar = tqdm(total=total, desc="sample", unit="eval")
 
     class _Progress:
+        """Counts score evaluations (``info["nfe"]``), or callbacks where a sampler reports none."""
+
         def __call__(self, info):
-            bar.update(1)
+            bar.update(info["nfe"] - bar.n if "nfe" in info else 1)
             if callback is not None:
                 callback(info)
 
@@ -507,7 +512,8 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, device=Non
     unknown = set(overrides) - set(allowed)
     if unknown:
         raise ConfigError(f"unknown override(s) {sorted(unknown)}; build accepts {', '.join(allowed)}")
-    changes, objects = {}, {}
+    changes: dict[str, Any] = {}
+    objects: dict[str, Any] = {}
     for key, value in overrides.items():
         if key in PARTS and not isinstance(value, str | dict):
             objects[key] = value

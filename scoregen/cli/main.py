@@ -11,13 +11,13 @@ from scoregen.registry import KINDS
 def _cmd_demo(args) -> int:
     from scoregen.cli import demo, demo_masked
 
-    run, out, steps, samples, files = {
+    run, default_out, steps, samples, files = {
         "ncsn": (demo.run_demo, "runs/demo", 10_000, 4000, "score_field.png"),
         "masked": (demo_masked.run_masked_demo, "runs/demo-masked", 2000, 64, "imputation.png"),
     }[args.preset]
-    from scoregen.cli_train import output_folder
+    from scoregen.cli.train import output_folder
 
-    out = output_folder(args.out or out)
+    out = output_folder(args.out or default_out)
     metrics = run(out, steps=args.steps or steps, n_samples=args.samples or samples, seed=args.seed, progress=not args.quiet)
     print(json.dumps(metrics, indent=2))
     print(f"wrote {out}/samples.png, {out}/{files}, {out}/metrics.json, {out}/model/")

@@ -7,6 +7,7 @@ A run folder ``DIR`` (``train --out DIR``) holds ``model/`` (the final model),
 import json
 from pathlib import Path
 
+from scoregen._extras import require
 from scoregen.errors import CheckpointError, ConfigError, DataError
 
 PICTURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
@@ -104,6 +105,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_sample(args) -> int:
+    require("plot")  # before the sampling, not after it
     output_file(args.out, "--out", PICTURE_SUFFIXES)
     if args.npy:
         output_file(args.npy, "--npy", (".npy",))
@@ -130,6 +132,7 @@ def _picture(samples, path, *, title: str):
 
 
 def _cmd_plot(args) -> int:
+    require("plot")
     from scoregen import plotting
 
     out = output_folder(args.dir, "DIR")

@@ -5,8 +5,8 @@ from scoregen.estimators.base import ScoreEstimator
 from scoregen.estimators.discrete import ExactDiscrete
 from scoregen.estimators.masked_mlp import MaskedMLP
 from scoregen.estimators.mlp import NoiseConditionalMLP
-from scoregen.estimators.unet import NoiseConditionalUNet
 from scoregen.estimators.transformer import MaskedTransformer
+from scoregen.estimators.unet import NoiseConditionalUNet
 
 __all__ = [
     "EmpiricalScore",

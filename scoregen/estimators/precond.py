@@ -88,6 +88,8 @@ class Preconditioner(nn.Module):
     when it is measured or loaded, so the forward pass never reads the buffer back to the host.
     """
 
+    sigma_data: torch.Tensor  # a buffer
+
     def __init__(self, kind: str = "ncsn", sigma_data: float | str = "auto") -> None:
         super().__init__()
         from scoregen.plugins import get_registry

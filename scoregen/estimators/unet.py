@@ -51,6 +51,8 @@ class NoiseConditionalUNet(nn.Module):
     ``2^(len(channel_mult) − 1)``.
     """
 
+    freqs: torch.Tensor  # a buffer (with sigma_embedding)
+
     def __init__(
         self,
         event_shape=(1, 8, 8),

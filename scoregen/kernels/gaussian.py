@@ -25,7 +25,6 @@ import torch
 from scoregen import _validators as v
 from scoregen._tensor import append_dims, draw_device, randn_like
 from scoregen.errors import ConfigError
-from scoregen.kernels.techniques import max_pairwise_distance, n_levels
 from scoregen.kernels.schedules import (
     CosineSchedule,
     EDMSchedule,
@@ -36,6 +35,7 @@ from scoregen.kernels.schedules import (
     VPSchedule,
     as_time,
 )
+from scoregen.kernels.techniques import max_pairwise_distance, n_levels
 
 
 class ScheduledGaussian:
@@ -177,7 +177,7 @@ class GaussianLadder(ScheduledGaussian):
     def __attrs_post_init__(self) -> None:
         if self.levels is not None:
             _check_ladder(self.levels)
-        elif self.resolved and self.n_levels > 1 and not self.sigma_max > self.sigma_min:
+        elif self.resolved and int(self.n_levels) > 1 and not float(self.sigma_max) > self.sigma_min:
             raise ConfigError(
                 f"need sigma_max > sigma_min > 0, got sigma_max={self.sigma_max}, sigma_min={self.sigma_min}"
             )
@@ -191,7 +191,7 @@ class GaussianLadder(ScheduledGaussian):
         """Resolve ``sigma_max="auto"`` and ``n_levels="auto"`` from the training data ``x [N, *E]``."""
         if self.resolved:
             return self
-        sigma_max = max_pairwise_distance(x) if self.sigma_max == "auto" else self.sigma_max
+        sigma_max = max_pairwise_distance(x) if self.sigma_max == "auto" else float(self.sigma_max)
         levels = n_levels(sigma_max, self.sigma_min, math.prod(x.shape[1:])) if self.n_levels == "auto" else self.n_levels
         return attrs.evolve(self, sigma_max=sigma_max, n_levels=levels)
 
@@ -215,7 +215,8 @@ class GaussianLadder(ScheduledGaussian):
         self._require_resolved()
         if self.n_levels == 1:
             return torch.tensor([self.sigma_max], dtype=torch.float32)
-        log = torch.linspace(math.log(self.sigma_max), math.log(self.sigma_min), self.n_levels, dtype=torch.float64)
+        # resolved: both are numbers now
+        log = torch.linspace(math.log(float(self.sigma_max)), math.log(self.sigma_min), int(self.n_levels), dtype=torch.float64)
         return log.exp().to(torch.float32)
 
     def sample_sigma(self, n: int, generator=None, *, device=None) -> torch.Tensor:

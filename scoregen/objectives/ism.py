@@ -4,7 +4,7 @@ import attrs
 
 from scoregen import _validators as v
 from scoregen.estimators.parameterisation import as_score
-from scoregen.jacobian import jacobian_trace
+from scoregen.numerics.traces import jacobian_trace
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
 
@@ -20,7 +20,7 @@ class ImplicitScoreMatching(GaussianObjective):
     term and another constant.
 
     The trace is exact: ``D = prod(event_shape)`` vector-Jacobian products per batch
-    (:func:`scoregen.jacobian.jacobian_trace`), batched ``chunk_size`` at a time (default: by
+    (:func:`scoregen.numerics.traces.jacobian_trace`), batched ``chunk_size`` at a time (default: by
     memory). A training step costs about ``D`` times a DSM step (measured with the ``ncsn`` MLP:
     3–3.5× DSM at ``D = 2``, 65–90× at ``D = 64``, 800–950× at ``D = 784``;
     benchmarks/objectives.py), and without chunking the graph holds ``D`` copies of the network's

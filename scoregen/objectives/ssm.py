@@ -7,7 +7,7 @@ import torch
 
 from scoregen import _validators as v
 from scoregen.estimators.parameterisation import as_score
-from scoregen.jacobian import projected_jacobian
+from scoregen.numerics.traces import projected_jacobian
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
 
@@ -30,7 +30,7 @@ class SlicedScoreMatching(GaussianObjective):
     the expectation over projections is implicit score matching, so the loss is ``λ(σ)/2`` times
     the Fisher divergence to ``∇log p_σ`` plus a constant, minimised by the perturbed score.
     Each projection costs one vector-Jacobian product, batched over the ``M`` projections
-    (:func:`scoregen.jacobian.projected_jacobian`); the cost does not grow with the dimension.
+    (:func:`scoregen.numerics.traces.projected_jacobian`); the cost does not grow with the dimension.
     Rademacher directions (the default) give ``vᵀAv`` and ``(vᵀs)²`` a smaller variance than
     Gaussian ones (the diagonal of ``A`` and ``‖s‖²`` enter exactly); on the 8-mode ring they
     trained better models (docs/objectives.md). ``projection="gaussian"`` is the paper's choice.
