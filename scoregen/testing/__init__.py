@@ -7,6 +7,8 @@ public for plugin authors and users.
   :func:`assert_sampler_recovers`.
 - Conformance checks: :func:`check_kernel`, :func:`check_estimator`, :func:`check_objective`,
   :func:`check_sampler`.
+- Convergence (:mod:`scoregen.testing.convergence`): :func:`check_order` (a deterministic
+  sampler's order against a reference ODE solution) and :func:`check_in_distribution`.
 - hypothesis settings profiles ``dev`` (20 examples, the quick default) and ``ci`` (200 examples),
   registered on import unless a profile of that name exists; select one with
   ``pytest --hypothesis-profile=ci`` or ``settings.load_profile("ci")``.
@@ -22,6 +24,7 @@ from scoregen.testing.assertions import (
     assert_score_close,
     default_mixture,
 )
+from scoregen.testing.convergence import check_in_distribution, check_order
 from scoregen.testing.conformance import (
     UnitGaussianScore,
     check_estimator,
@@ -54,8 +57,10 @@ __all__ = [
     "assert_sampler_recovers",
     "assert_score_close",
     "check_estimator",
+    "check_in_distribution",
     "check_kernel",
     "check_objective",
+    "check_order",
     "check_sampler",
     "default_mixture",
     "register_profiles",
