@@ -7,6 +7,7 @@ Euler-ancestral with ``eta = η``: its stochastic std ``η √((1−ᾱ')/(1−�
 (DDIM: η = 0, evenly spaced times; Euler-ancestral: η = 1, the Karras grid).
 """
 
+import itertools
 import math
 
 import attrs
@@ -32,7 +33,7 @@ class EulerAncestral(GridSampler):
     s_noise: float = attrs.field(default=1.0, validator=v.non_negative)
 
     def steps(self, denoise, x, sigmas, generator):
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             x0 = denoise(x, sigma)
             down, up = ancestral_levels(sigma, sigma_next, self.eta)
             x = x0 + (down / sigma) * (x - x0)  # Euler step to σ_down: x₀ + σ_down ε̂, ε̂ = (x − x₀)/σ

@@ -24,7 +24,6 @@ from scoregen.testing.assertions import (
     assert_score_close,
     default_mixture,
 )
-from scoregen.testing.convergence import check_in_distribution, check_order
 from scoregen.testing.conformance import (
     UnitGaussianScore,
     check_estimator,
@@ -32,6 +31,7 @@ from scoregen.testing.conformance import (
     check_objective,
     check_sampler,
 )
+from scoregen.testing.convergence import check_in_distribution, check_order
 
 PROFILES = {
     "dev": {"max_examples": 20, "deadline": None},
