@@ -61,16 +61,44 @@ def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tens
 def as_sigma(sigma, batch_size: int, like: torch.Tensor) -> torch.Tensor:
     """Return noise levels as a tensor of shape ``[batch_size]`` in ``like``'s dtype and device.
 
-    ``sigma`` may be a number, a 0-d tensor or a tensor of shape ``[batch_size]``.
+    ``sigma`` may be a number, a 0-d tensor or a tensor of shape ``[batch_size]``. It is checked
+    in float64 before the cast: positive, finite, and still positive and finite in ``like``'s
+    dtype (``1e300`` is refused rather than becoming ``inf`` in float32).
     """
-    sigma = torch.as_tensor(sigma, dtype=like.dtype, device=like.device)
-    if sigma.ndim == 0:
-        sigma = sigma.expand(batch_size)
-    if sigma.shape != (batch_size,):
-        raise DataError(f"sigma must be a number or have shape [{batch_size}], got {list(sigma.shape)}")
-    if not bool(torch.all(sigma > 0)):
-        raise DataError("sigma must be positive")
-    return sigma
+    if isinstance(sigma, bool | str | bytes) or (isinstance(sigma, torch.Tensor) and sigma.dtype == torch.bool):
+        raise DataError(f"sigma must be a positive number or a tensor of them, got {sigma!r}")
+    try:
+        wide = torch.as_tensor(sigma.detach() if isinstance(sigma, torch.Tensor) else np.asarray(sigma), device=like.device)
+        wide = wide.to(torch.float64)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise DataError(f"sigma must be a positive number or a tensor of them, got {sigma!r}: {exc}") from None
+    if wide.ndim == 0:
+        wide = wide.expand(batch_size)
+    if wide.shape != (batch_size,):
+        raise DataError(f"sigma must be a number or have shape [{batch_size}], got {list(wide.shape)}")
+    if not bool(torch.all(torch.isfinite(wide) & (wide > 0))):
+        raise DataError(f"sigma must be positive and finite, got {wide.unique()[:5].tolist()}")
+    cast = wide.to(like.dtype)
+    if not bool(torch.all(torch.isfinite(cast) & (cast > 0))):
+        raise DataError(f"sigma must be positive and finite in {like.dtype}, got {wide.unique()[:5].tolist()}")
+    return cast
+
+
+def check_fits_in_memory(shape: tuple[int, ...], what: str, *, element_size: int = 4) -> None:
+    """Raise :class:`~scoregen.errors.ConfigError` if a float tensor of ``shape`` would not fit
+    in this machine's memory (``-n 1000000000000`` fails at once, not in the allocator)."""
+    import math
+    import os
+
+    from scoregen.errors import ConfigError
+
+    needed = math.prod(shape) * element_size
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: let the allocator decide
+        return
+    if needed > available:
+        raise ConfigError(f"{what} of shape {list(shape)} need {needed / 2**30:.3g} GiB; this machine has {available / 2**30:.3g} GiB")
 
 
 def as_data(x, event_shape: tuple[int, ...] | None = None, *, name: str = "data") -> torch.Tensor:

@@ -10,10 +10,11 @@ import difflib
 import math
 import numbers
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from scoregen.errors import ConfigError
 
-Validator = Callable[[object, object, object], None]
+Validator = Callable[[Any, Any, Any], None]  # Any, not object: attrs infers the field type from it
 
 
 def _name(attribute) -> str:
@@ -35,6 +36,7 @@ def check_real(
     *,
     positive: bool = False,
     non_negative: bool = False,
+    at_least: float | None = None,
     below: float | None = None,
     at_most: float | None = None,
 ) -> float:
@@ -48,11 +50,47 @@ def check_real(
         raise ConfigError(f"{name} must be positive, got {value!r}")
     if non_negative and not value >= 0:
         raise ConfigError(f"{name} must be non-negative, got {value!r}")
+    if at_least is not None and not value >= at_least:
+        raise ConfigError(f"{name} must be at least {at_least}, got {value!r}")
     if below is not None and not value < below:
         raise ConfigError(f"{name} must be below {below}, got {value!r}")
     if at_most is not None and not value <= at_most:
         raise ConfigError(f"{name} must be at most {at_most}, got {value!r}")
     return value
+
+
+MAX_SEED = 2**62
+"""Seeds are integers in ``[0, MAX_SEED]`` (room for the per-shard offsets a trainer adds)."""
+
+
+def check_seed(name: str, value) -> int:
+    """``value`` as a seed: an ``int`` in ``[0, MAX_SEED]``."""
+    value = check_int(name, value, minimum=0)
+    if value > MAX_SEED:
+        raise ConfigError(f"{name} must be at most 2**62, got {value!r}")
+    return value
+
+
+def check_bool(name: str, value) -> bool:
+    """``value`` a real ``bool`` (``0``, ``"yes"`` refused)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def check_counts(name: str, value, *, minimum: int = 1, min_length: int = 1) -> tuple[int, ...]:
+    """``value`` a list or tuple of at least ``min_length`` integers, each at least ``minimum``
+    (a string such as ``"16"`` is refused, not read as the widths ``[1, 6]``)."""
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise ConfigError(f"{name} must be a list of integers, got {value!r}")
+    if len(value) < min_length:
+        raise ConfigError(f"{name} must hold at least {min_length} integer(s), got {value!r}")
+    return tuple(check_int(f"{name}[{i}]", d, minimum=minimum) for i, d in enumerate(value))
+
+
+def check_shape(name: str, value) -> tuple[int, ...]:
+    """``value`` an event shape: a non-empty list or tuple of positive integers."""
+    return check_counts(name, value)
 
 
 def check_choice(name: str, value, choices: Iterable[str]) -> str:
@@ -74,11 +112,20 @@ def integer(minimum: int | None = None) -> Validator:
     return validate
 
 
-def real(*, positive: bool = False, non_negative: bool = False, below: float | None = None, at_most: float | None = None) -> Validator:
+def real(
+    *,
+    positive: bool = False,
+    non_negative: bool = False,
+    at_least: float | None = None,
+    below: float | None = None,
+    at_most: float | None = None,
+) -> Validator:
     """attrs validator: a finite number in the given range."""
 
     def validate(instance, attribute, value) -> None:
-        check_real(_name(attribute), value, positive=positive, non_negative=non_negative, below=below, at_most=at_most)
+        check_real(
+            _name(attribute), value, positive=positive, non_negative=non_negative, at_least=at_least, below=below, at_most=at_most
+        )
 
     return validate
 
@@ -116,8 +163,21 @@ def choice(*choices: str) -> Validator:
 
 def boolean(instance, attribute, value) -> None:
     """attrs validator: a real ``bool`` (``0``, ``"yes"`` refused)."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{_name(attribute)} must be true or false, got {value!r}")
+    check_bool(_name(attribute), value)
+
+
+def seed(instance, attribute, value) -> None:
+    """attrs validator: a seed (:func:`check_seed`)."""
+    check_seed(_name(attribute), value)
+
+
+def counts(minimum: int = 1, min_length: int = 1) -> Validator:
+    """attrs validator: a list of integers of at least ``minimum`` (:func:`check_counts`)."""
+
+    def validate(instance, attribute, value) -> None:
+        check_counts(_name(attribute), value, minimum=minimum, min_length=min_length)
+
+    return validate
 
 
 positive = real(positive=True)

@@ -14,15 +14,28 @@ from scoregen.estimators import (
     NoiseConditionalMLP,
     NoiseConditionalUNet,
 )
+from scoregen.estimators.parameterisation import PARAMETERISATIONS
+from scoregen.estimators.precond import PRECONDITIONINGS
 from scoregen.hookspecs import hookimpl
-from scoregen.kernels import VESDE, VPSDE, CosineVP, EDMKernel, FlowKernel, GaussianLadder, MaskingKernel, SubVPSDE
+from scoregen.kernels import (
+    VESDE,
+    VPSDE,
+    CosineVP,
+    EDMKernel,
+    FlowKernel,
+    GaussianLadder,
+    MaskingKernel,
+    SubVPSDE,
+)
 from scoregen.objectives import (
     DenoisingScoreMatching,
+    FlowMatching,
     ImplicitScoreMatching,
     MaskedCrossEntropy,
     SlicedScoreMatching,
     VarianceReducedSSM,
 )
+from scoregen.objectives.levels import SIGMA_DISTRIBUTIONS
 from scoregen.kernels import grids
 from scoregen.samplers.predictors import EulerMaruyama, ReverseDiffusion
 from scoregen.samplers import (
@@ -105,3 +118,11 @@ def scoregen_register(registry) -> None:
     registry.add("dataset", "npy", read_npy)
     registry.add("dataset", "npz", read_npz)
     registry.add("dataset", "csv", read_csv)
+    registry.add("objective", "flow-matching", FlowMatching)
+    registry.add("preset", "flow-matching", presets.flow_matching)
+    for name, parameterisation in PARAMETERISATIONS.items():
+        registry.add("parameterisation", name, parameterisation)
+    for name, distribution in SIGMA_DISTRIBUTIONS.items():
+        registry.add("sigma-distribution", name, distribution)
+    for name, preconditioning in PRECONDITIONINGS.items():
+        registry.add("preconditioning", name, preconditioning)

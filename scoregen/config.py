@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from scoregen import _validators as v
 from scoregen.errors import ConfigError
 from scoregen.registry import Registry, parameters_of
 
@@ -25,6 +26,17 @@ def _to_spec(value) -> "ComponentSpec":
     if isinstance(value, dict) and set(value) <= {"name", "params"}:
         return ComponentSpec(name=value.get("name"), params=value.get("params", {}))
     raise ConfigError(f"a component is given as a name or {{'name': ..., 'params': {{...}}}}, got {value!r}")
+
+
+def _params(value) -> dict:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(f"a component's params are a dict of parameter names to values, got {value!r}")
+    return _jsonable(value)
+
+
+def _name(instance, attribute, value) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"a component's name is a string, got {value!r}")
 
 
 def _jsonable(value):
@@ -43,15 +55,20 @@ class ComponentSpec:
     config records its parameters but cannot rebuild it.
     """
 
-    name: str | None
-    params: dict[str, Any] = attrs.field(factory=dict, converter=lambda p: _jsonable(dict(p)))
+    name: str | None = attrs.field(validator=_name)
+    params: dict[str, Any] = attrs.field(factory=dict, converter=_params)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "params": self.params}
 
 
 def _event_shape(value):
-    return None if value is None else tuple(int(d) for d in value)
+    return None if value is None else v.check_shape("event_shape", value)
+
+
+def _preset(instance, attribute, value) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"preset is a name, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -64,8 +81,8 @@ class ModelConfig:
     objective: ComponentSpec = attrs.field(converter=_to_spec)
     sampler: ComponentSpec = attrs.field(converter=_to_spec)
     event_shape: tuple[int, ...] | None = attrs.field(default=None, converter=_event_shape)
-    seed: int = 0
-    preset: str | None = None
+    seed: int = attrs.field(default=0, validator=v.seed)
+    preset: str | None = attrs.field(default=None, validator=_preset)
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {part: getattr(self, part).to_dict() for part in PARTS}
@@ -74,6 +91,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
+        if not isinstance(data, dict):
+            raise ConfigError(f"a model config is a dict, got {type(data).__name__}")
         known = {f.name for f in attrs.fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -116,16 +135,22 @@ def instantiate(kind: str, spec: ComponentSpec, registry: Registry, **context):
         if key not in kwargs and (not accepted or key in accepted):
             kwargs[key] = value
     try:
-        return entry.factory(**kwargs)
+        component = entry.factory(**kwargs)
     except ConfigError as exc:
         raise ConfigError(f"{kind} {spec.name!r}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{kind} {spec.name!r} rejected its parameters {kwargs}: {exc}") from exc
+    if type(component) is not entry.factory:  # a factory function: its name is not the class's
+        registry.remember(kind, component, spec.name, spec.params)
+    return component
 
 
 def describe(kind: str, component, registry: Registry) -> ComponentSpec:
     """The spec of a component object: its registered name (``None`` if its class is not
     registered) and its parameters (the init fields of an attrs class, or a module's ``hparams``)."""
+    made = registry.made_as(kind, component)
+    if made is not None:  # built by a registered factory: its own name and parameters rebuild it
+        return ComponentSpec(name=made[0], params=made[1])
     name = registry.name_of(kind, component)
     if attrs.has(type(component)):
         params = {f.name: getattr(component, f.name) for f in attrs.fields(type(component)) if f.init}

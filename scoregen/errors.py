@@ -32,8 +32,17 @@ class IncompatibleKernelError(ScoregenError, TypeError):
     """A sampler or objective was given a noise kernel of a family it cannot use."""
 
 
+class NumericalError(ScoregenError, ArithmeticError):
+    """A computation left the finite numbers: training or sampling diverged (a step too large for
+    the model, data too far from the noise range), so the result would be NaN or inf."""
+
+
 class CheckpointError(ScoregenError, OSError):
     """A saved model is missing, truncated, corrupted or unsafe to load."""
+
+
+class MissingExtraError(ScoregenError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
 
 
 class PluginLoadWarning(UserWarning):

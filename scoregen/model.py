@@ -3,25 +3,61 @@ verbs :func:`build` and :func:`load`."""
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import torch
 from torch import nn
 
 import scoregen
+from scoregen import _validators as v
 from scoregen import io
-from scoregen._tensor import as_data, as_sigma, make_generator
+from scoregen._tensor import as_data, as_sigma, check_fits_in_memory, make_generator
 from scoregen.config import PARTS, ComponentSpec, ModelConfig, describe, instantiate
-from scoregen.errors import CheckpointError, ConfigError
+from scoregen.errors import CheckpointError, ConfigError, IncompatibleKernelError, NumericalError, ScoregenError
 from scoregen.kernels.base import require_family
 from scoregen.plugins import get_registry
 from scoregen.registry import Registry
 
+if TYPE_CHECKING:
+    from scoregen.training.ema import EMA
+
 EMA_PREFIX = "ema/"
+
+
+REQUIRED = {"kernel": "prior_sample", "objective": "per_sample", "sampler": "sample", "estimator": "__call__"}
+"""The method an object passed for each part must have."""
+
+
+def _check_component(part: str, component) -> None:
+    """Refuse an object that cannot serve as ``part`` (``sampler=5``), naming what it lacks."""
+    if not callable(getattr(component, REQUIRED[part], None)):
+        raise ConfigError(
+            f"{part} must be a registered name, a dict of parameters or a {part} object with "
+            f"{REQUIRED[part]}(...); got {component!r}"
+        )
+
+
+def _check_generator(generator) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ConfigError(f"generator must be a torch.Generator, got {generator!r}")
+
+
+def _check_finite(x: torch.Tensor, action: str) -> torch.Tensor:
+    """``x`` unchanged if finite, else :class:`NumericalError`: a diverged result is never returned."""
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise NumericalError(
+            f"{action} produced non-finite values (NaN or inf): the computation diverged; a smaller "
+            "step (step_lr, step_size, lr) or more steps usually cures it"
+        )
+    return x
 
 
 def _generator(seed: int | None, generator: torch.Generator | None, device: torch.device) -> torch.Generator:
     """``generator`` (checked to live on ``device``), else a new one on ``device`` seeded with ``seed``."""
+    if seed is not None:
+        v.check_seed("seed", seed)
+    _check_generator(generator)
     if generator is None:
         return make_generator(device, seed)
     if torch.device(generator.device).type != device.type:
@@ -57,6 +93,8 @@ class ScoreModel:
         self._preset = config.preset
         self._estimator_spec = config.estimator
         given = components or {}
+        for part, component in given.items():
+            _check_component(part, component)
         self._kernel_given = "kernel" in given
         self.kernel = given.get("kernel") or instantiate("kernel", config.kernel, self._registry)
         self.objective = given.get("objective") or instantiate("objective", config.objective, self._registry)
@@ -71,7 +109,7 @@ class ScoreModel:
             self.estimator = self._make_estimator(self.event_shape)
         self.step = 0
         self.history: list[dict] = []
-        self.ema = None  # a scoregen.training.EMA once trained with one: sample and score use it
+        self.ema: EMA | None = None  # a scoregen.training.EMA once trained with one: sample and score use it
         self._compile: dict | None = None  # torch.compile options once compile() was called
         self._compiled: dict[int, tuple] = {}
         self.to(self._device)
@@ -179,6 +217,14 @@ class ScoreModel:
         estimator = self._require_estimator(action)
         return self.compiled(estimator if self.ema is None else self.ema.module)
 
+    def _score_function(self, action: str):
+        """The plain ``(x̂, σ) → score`` callable of the sampling estimator on this kernel: a
+        network that predicts ε, x₀, v or a velocity is converted here, so that samplers and the
+        likelihood never learn of it (:func:`~scoregen.estimators.parameterisation.as_score`)."""
+        from scoregen.estimators.parameterisation import as_score
+
+        return as_score(self.sampling_estimator(action), self.kernel)
+
     def parameters(self):
         """The estimator's trainable parameters (none for an analytic estimator)."""
         est = self._require_estimator("list parameters")
@@ -188,6 +234,7 @@ class ScoreModel:
 
     def loss(self, x, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """The objective's scalar loss on a clean batch ``x [B, *E]`` (differentiable)."""
+        _check_generator(generator)
         data = self.convert(x)
         self.prepare(data)
         data = data.to(self._device)
@@ -244,6 +291,8 @@ class ScoreModel:
         """
         from scoregen.training import TrainConfig, train
 
+        if out is not None and not isinstance(out, str | Path):
+            raise ConfigError(f"out must be a folder path, got {out!r}")
         config = TrainConfig(
             steps=steps, batch_size=batch_size, lr=lr, lr_decay=lr_decay, warmup=warmup, seed=seed, log_every=log_every,
             ema_decay=ema_decay, grad_clip=grad_clip, checkpoint_every=checkpoint_every, precision=precision,
@@ -278,8 +327,16 @@ class ScoreModel:
         :mod:`scoregen.samplers.impute`).
         """
         estimator = self.sampling_estimator("sample")
-        if n < 1:
-            raise ConfigError(f"n must be at least 1, got {n}")
+        n = v.check_int("n", n, minimum=1)
+        v.check_bool("progress", progress)
+        if callback is not None and not callable(callback):
+            raise ConfigError(f"callback must be callable, got {callback!r}")
+        if self.event_shape is None:
+            raise ConfigError(
+                "cannot sample: the event shape is unknown (the estimator was given as an object without "
+                "event_shape); build with event_shape=(...) or fit the model first"
+            )
+        check_fits_in_memory((n, *self.event_shape), f"{n} samples")
         sampler = self.sampler if sampler is None else self._component("sampler", sampler)
         require_family(sampler, self.kernel)
         extra = {}
@@ -291,14 +348,14 @@ class ScoreModel:
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
         if isinstance(estimator, nn.Module):
             estimator.eval()
-        if progress:
-            callback = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel))
+        bar = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel)) if progress else None
         try:
             with torch.no_grad():
-                return sampler.sample(estimator, self.kernel, x_init, generator=generator, callback=callback, **extra)
+                out = sampler.sample(self._score_function("sample"), self.kernel, x_init, generator=generator, callback=bar or callback, **extra)
+            return _check_finite(out, f"sampling with {type(sampler).__name__}")
         finally:
-            if progress:
-                callback.close()
+            if bar is not None:
+                bar.close()
 
     def log_prob(self, x, *, divergence: str = "auto", seed: int = 0, rtol: float = 1e-5, atol: float = 1e-5) -> torch.Tensor:
         """``log p(x)`` ``[N]`` in nats through the probability-flow ODE (see
@@ -306,10 +363,17 @@ class ScoreModel:
         smallest noise level. ``divergence`` is ``"exact"``, ``"hutchinson"`` or ``"auto"``."""
         from scoregen.numerics import likelihood
 
-        estimator = self.sampling_estimator("compute log_prob")
+        estimator = self._score_function("compute log_prob")
+        if getattr(self.kernel, "family", None) != "gaussian":
+            raise IncompatibleKernelError(f"log_prob integrates the probability-flow ODE of a Gaussian kernel, not {type(self.kernel).__name__}")
+        v.check_choice("divergence", divergence, ("auto", "exact", "hutchinson"))
+        v.check_seed("seed", seed)
+        rtol = v.check_real("rtol", rtol, positive=True, below=1.0)
+        atol = v.check_real("atol", atol, positive=True)
         data = as_data(x, self.event_shape, name="x").to(self._device)
         generator = make_generator(self._device, seed)
-        return likelihood.log_prob(estimator, self.kernel, data, divergence=divergence, generator=generator, rtol=rtol, atol=atol)
+        log_p = likelihood.log_prob(estimator, self.kernel, data, divergence=divergence, generator=generator, rtol=rtol, atol=atol)
+        return _check_finite(log_p, "log_prob")
 
     def bits_per_dim(self, x, **kwargs) -> torch.Tensor:
         """``−log₂ p(x) / D`` ``[N]``; keyword arguments as in :meth:`log_prob`."""
@@ -319,10 +383,13 @@ class ScoreModel:
 
     def score(self, x, sigma) -> torch.Tensor:
         """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or ``[B]``."""
-        estimator = self.sampling_estimator("evaluate the score")
+        estimator = self._score_function("evaluate the score")
+        if getattr(self.kernel, "family", None) != "gaussian":
+            raise IncompatibleKernelError(f"score is the Gaussian family's verb; {type(self.kernel).__name__} has logits, not a score")
         data = as_data(x, self.event_shape, name="x").to(self._device)
+        sigma = as_sigma(sigma, data.shape[0], data)
         with torch.no_grad():
-            return estimator(data, as_sigma(sigma, data.shape[0], data))
+            return _check_finite(estimator(data, sigma), "the score")
 
     # ----------------------------------------------------------------- persistence
 
@@ -337,7 +404,7 @@ class ScoreModel:
         estimator = self._require_estimator("save")
         state = dict(estimator.state_dict()) if isinstance(estimator, nn.Module) else None
         ema = None
-        if self.ema is not None:
+        if self.ema is not None and state is not None:
             state.update({EMA_PREFIX + k: v for k, v in self.ema.state_dict().items()})
             ema = {"decay": self.ema.decay, "updates": self.ema.updates}
         meta = {"scoregen": scoregen.__version__, "step": self.step, "history": self.history, "ema": ema}
@@ -363,17 +430,20 @@ class ScoreModel:
                     self.ema = EMA(estimator, ema["decay"])
                     shadow = {k[len(EMA_PREFIX) :]: v for k, v in state.items() if k.startswith(EMA_PREFIX)}
                     self.ema.load_state_dict(shadow, ema["updates"])
-            except RuntimeError as exc:
+            except (RuntimeError, KeyError, ValueError) as exc:
                 raise CheckpointError(f"saved weights do not fit the estimator: {exc}") from None
             estimator.eval()
-        self.step = int(document.get("step", 0))
-        self.history = list(document.get("history", []))
+        elif document.get("ema"):
+            raise CheckpointError("config.json: field 'ema' is set, but the model has no weights")
+        self.step = document["step"]
+        self.history = list(document["history"])
         self.to(self._device)
 
     def _component(self, part: str, value):
         """A component from an override: a name, a dict of parameters for the current one, an object."""
         if isinstance(value, str | dict):
             return instantiate(part, _override_spec(describe(part, getattr(self, part), self._registry), value), self._registry)
+        _check_component(part, value)
         return value
 
     def __repr__(self) -> str:
@@ -442,7 +512,8 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, device=Non
     unknown = set(overrides) - set(allowed)
     if unknown:
         raise ConfigError(f"unknown override(s) {sorted(unknown)}; build accepts {', '.join(allowed)}")
-    changes, objects = {}, {}
+    changes: dict[str, Any] = {}
+    objects: dict[str, Any] = {}
     for key, value in overrides.items():
         if key in PARTS and not isinstance(value, str | dict):
             objects[key] = value
@@ -458,8 +529,17 @@ def load(path, *, registry: Registry | None = None, device=None, **overrides) ->
     saved tensors are read to the CPU and copied there, whatever device saved them);
     ``overrides`` as in :func:`build` (needed for parts that were unregistered objects when saved)."""
     document, state = io.read_model(path)
-    config = ModelConfig.from_dict(document["config"])
-    model = build(config, registry=registry, device=device, **overrides)
+    where = Path(path) / io.CONFIG
+    try:
+        config = ModelConfig.from_dict(document["config"])
+    except (ScoregenError, TypeError) as exc:
+        raise CheckpointError(f"{where}: field 'config' is invalid: {exc}") from None
+    try:
+        model = build(config, registry=registry, device=device, **overrides)
+    except CheckpointError:
+        raise
+    except ScoregenError as exc:
+        raise CheckpointError(f"{where}: the model in field 'config' cannot be built: {exc}") from None
     try:
         model.restore(state, document)
     except CheckpointError as exc:

@@ -6,9 +6,11 @@ Pure data, importing no component: the plugin manager that fills it lives in
 
 import difflib
 import inspect
+import weakref
 from collections.abc import Callable, Iterator
 
 import attrs
+
 from scoregen.errors import DuplicateComponentError, UnknownComponentError
 
 KINDS = (
@@ -23,6 +25,7 @@ KINDS = (
     "predictor",  # one reverse step of the predictor-corrector family
     "sigma-distribution",  # where a Gaussian objective spends its noise levels
     "parameterisation",  # what a network predicts: score, eps, x0, v, velocity
+    "preconditioning",  # how a score network's raw output becomes a score (none, ncsn, edm)
     "guidance",  # how a condition tilts the score (classifier-free, classifier, autoguidance)
     "posterior",  # posterior samplers for inverse problems y = A x + noise
     "dataset",  # data sources fit and the CLI read
@@ -39,21 +42,40 @@ class Entry:
     provider: str
 
 
+@attrs.frozen
+class PluginFailure:
+    """A plugin that could not be loaded or whose ``scoregen_register`` raised: skipped."""
+
+    plugin: str
+    reason: str
+
+
 class Registry:
-    """Components by kind and name. Filled by plugins; read by :func:`scoregen.build`."""
+    """Components by kind and name. Filled by plugins; read by :func:`scoregen.build`.
+
+    A name that two plugins both register is *ambiguous*: it stays listed, and only using it
+    (:meth:`get`) fails, naming both providers, so the other components still work. Plugins that
+    failed to load are kept in :attr:`failures`.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], Entry] = {}
+        self._ambiguous: dict[tuple[str, str], list[str]] = {}
+        self._made: dict[int, tuple[weakref.ref, str, str, dict]] = {}  # by id: components need not hash
+        self.failures: list[PluginFailure] = []
 
     def add(self, kind: str, name: str, factory: Callable, *, provider: str = "<direct>") -> None:
         """Register ``factory`` as component ``name`` of ``kind``.
 
-        Raises :class:`DuplicateComponentError` naming both providers if the name is taken.
+        Raises :class:`DuplicateComponentError` naming both providers if the name is taken
+        (a plugin's registrations go through :meth:`add_from_plugin`, which marks it ambiguous).
         """
         if kind not in KINDS:
             raise ValueError(f"unknown component kind {kind!r}; kinds are {', '.join(KINDS)}")
         if not callable(factory):
             raise TypeError(f"factory for {kind} {name!r} must be callable, got {factory!r}")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a {kind} name must be a non-empty string, got {name!r}")
         key = (kind, name)
         if key in self._entries:
             first = self._entries[key].provider
@@ -62,8 +84,37 @@ class Registry:
             )
         self._entries[key] = Entry(kind, name, factory, provider)
 
+    def add_from_plugin(self, kind: str, name: str, factory: Callable, *, provider: str) -> None:
+        """:meth:`add` for a plugin: a name already taken becomes ambiguous instead of failing."""
+        try:
+            self.add(kind, name, factory, provider=provider)
+        except DuplicateComponentError:
+            providers = self._ambiguous.setdefault((kind, name), [self._entries[(kind, name)].provider])
+            providers.append(provider)
+
+    def ambiguous(self) -> dict[tuple[str, str], list[str]]:
+        """Each ambiguous ``(kind, name)`` and the plugins that register it."""
+        return {key: list(providers) for key, providers in self._ambiguous.items()}
+
+    def remove_provider(self, provider: str) -> None:
+        """Forget everything ``provider`` added (a plugin whose hook failed half-way)."""
+        self._entries = {k: e for k, e in self._entries.items() if e.provider != provider}
+        for key, providers in list(self._ambiguous.items()):
+            providers[:] = [p for p in providers if p != provider]
+            if len(providers) < 2:
+                del self._ambiguous[key]
+
     def get(self, kind: str, name: str) -> Entry:
-        """The entry for ``(kind, name)``; an unknown name lists the known ones and the closest."""
+        """The entry for ``(kind, name)``; an unknown name lists the known ones and the closest,
+        an ambiguous one names the plugins that both register it."""
+        if not isinstance(name, str):
+            raise UnknownComponentError(f"a {kind} is named by a string, got {name!r}")
+        if (kind, name) in self._ambiguous:
+            providers = " and ".join(repr(p) for p in self._ambiguous[(kind, name)])
+            raise DuplicateComponentError(
+                f"{kind} {name!r} is registered by {providers}: it is ambiguous, so scoregen refuses to "
+                "guess; uninstall one of them, or pass the component as an object"
+            )
         try:
             return self._entries[(kind, name)]
         except KeyError:
@@ -78,8 +129,31 @@ class Registry:
         """Sorted names registered for ``kind``."""
         return sorted(name for (k, name) in self._entries if k == kind)
 
+    def remember(self, kind: str, component, name: str, params: dict) -> None:
+        """Record that ``component`` was made as ``name`` with ``params`` (by :func:`~scoregen.config.instantiate`),
+        so :meth:`made_as` and :meth:`name_of` know it even when its factory is a function."""
+        key = id(component)
+        def forget(_: object) -> None:
+            self._made.pop(key, None)
+
+        try:
+            ref = weakref.ref(component, forget)
+        except TypeError:  # not weakly referenceable: the class is matched instead
+            return
+        self._made[key] = (ref, kind, name, dict(params))
+
+    def made_as(self, kind: str, component) -> tuple[str, dict] | None:
+        """``(name, params)`` that :meth:`remember` recorded for ``component``, if any."""
+        made = self._made.get(id(component))
+        if made is None or made[0]() is not component or made[1] != kind:
+            return None
+        return made[2], dict(made[3])
+
     def name_of(self, kind: str, component) -> str | None:
-        """The registered name whose factory is the class of ``component``, if any."""
+        """The registered name ``component`` was made as, else the one whose factory is its class."""
+        made = self.made_as(kind, component)
+        if made is not None:
+            return made[0]
         for entry in self:
             if entry.kind == kind and entry.factory is type(component):
                 return entry.name
@@ -101,7 +175,7 @@ class ScopedRegistry:
     provider: str
 
     def add(self, kind: str, name: str, factory: Callable) -> None:
-        self.registry.add(kind, name, factory, provider=self.provider)
+        self.registry.add_from_plugin(kind, name, factory, provider=self.provider)
 
 
 def parameters_of(factory: Callable) -> dict[str, inspect.Parameter]:

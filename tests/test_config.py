@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 from scoregen import build
 from scoregen.config import ComponentSpec, ModelConfig, describe
 from scoregen.errors import ConfigError, IncompatibleKernelError
-from scoregen.samplers import AnnealedLangevin, Langevin
+from scoregen.objectives import MaskedCrossEntropy
+from scoregen.samplers import AnnealedLangevin, Langevin, Unmask
 
 names = st.text(alphabet="abcdefghij-", min_size=1, max_size=12)
 json_scalars = st.none() | st.booleans() | st.integers(-1000, 1000) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
@@ -65,7 +66,7 @@ def test_mistyped_parameter_names_the_closest(registry):
 
 
 def test_invalid_parameter_value_is_a_config_error():
-    with pytest.raises(ConfigError, match="n_steps_each must be positive"):
+    with pytest.raises(ConfigError, match="n_steps_each must be at least 1"):
         build("ncsn", sampler={"n_steps_each": 0})
 
 
@@ -94,9 +95,9 @@ def test_sampler_refuses_a_kernel_of_another_family():
             raise AssertionError("unreachable")
 
     with pytest.raises(IncompatibleKernelError, match="AnnealedLangevin works with gaussian kernels"):
-        build("ncsn", kernel=MaskingKernel(), objective=object())
+        build("ncsn", kernel=MaskingKernel(), objective=MaskedCrossEntropy())
     with pytest.raises(IncompatibleKernelError, match="DenoisingScoreMatching"):
-        build("ncsn", kernel=MaskingKernel(), sampler=object())
+        build("ncsn", kernel=MaskingKernel(), sampler=Unmask())
 
 
 def test_describe_recovers_registered_name_and_params(registry):

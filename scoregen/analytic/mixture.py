@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from scoregen import _validators as v
 from scoregen._tensor import as_float64
 from scoregen.errors import ConfigError, DataError
 
@@ -81,8 +82,9 @@ class GaussianMixture:
     def ring(cls, n_modes: int = 8, radius: float = 4.0, std: float = 0.3) -> "GaussianMixture":
         """Equal-weight 2-D mixture with means ``radius (cos θ_k, sin θ_k)``, ``θ_k = 2πk / n_modes``,
         and isotropic variances ``std²``."""
-        if n_modes < 1:
-            raise ConfigError(f"n_modes must be >= 1, got {n_modes}")
+        n_modes = v.check_int("n_modes", n_modes, minimum=1)
+        radius = v.check_real("radius", radius, non_negative=True)
+        std = v.check_real("std", std, positive=True)
         angle = 2.0 * math.pi * torch.arange(n_modes, dtype=torch.float64) / n_modes
         means = radius * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
         return cls(torch.ones(n_modes), means, torch.full((n_modes, 2), float(std) ** 2))
@@ -137,6 +139,21 @@ class GaussianMixture:
         if self._eigvecs is not None:  # back from each component's eigenbasis: U_k (·)
             whitened = torch.einsum("kij,nkj->nki", self._eigvecs.to(x.device), whitened)
         return -torch.einsum("nk,nkd->nd", resp, whitened).to(out_dtype)
+
+    def velocity_at(self, x, t, schedule) -> Tensor:
+        """The exact velocity of the Gaussian path ``x_t = m(t) x₀ + s(t) z`` (``x₀`` from this
+        mixture, ``z ~ N(0, I)``; ``schedule`` gives ``m, s, m', s'``, e.g. a kernel's):
+        ``u(x_t, t) = E[m' x₀ + s' z | x_t] = m' x̂₀ + s' ε̂`` with ``x̂ = x_t/m``, ``σ = s/m``,
+        ``x̂₀ = x̂ + σ² ∇log p_σ(x̂)`` and ``ε̂ = −σ ∇log p_σ(x̂)`` (Tweedie). It is also the
+        probability-flow ODE's drift ``f x_t − ½ g² ∇log p_t(x_t)``, and ``z − E[x₀ | x_t]``
+        on the linear interpolant. x [N, D] (the path's coordinates), t a number or [N] -> [N, D]."""
+        x_t, out_dtype = self._as_points(x)
+        t = torch.as_tensor(t, dtype=torch.float64, device=x_t.device).expand(x_t.shape[0])
+        m, s = (v.to(x_t.device)[:, None] for v in schedule.marginal(t))
+        dm, ds = (v.to(x_t.device)[:, None] for v in schedule.marginal_derivative(t))
+        x_hat, sigma = x_t / m, s / m
+        score = self.score_at(x_hat, sigma[:, 0])
+        return (dm * (x_hat + sigma**2 * score) - ds * sigma * score).to(out_dtype)
 
     def perturb(self, sigma: float) -> "GaussianMixture":
         """The mixture convolved with ``N(0, σ² I)``: covariances ``Σ_k + σ² I``, of the same kind

@@ -5,15 +5,19 @@ import argparse
 import json
 import sys
 
+from scoregen.registry import KINDS
+
 
 def _cmd_demo(args) -> int:
     from scoregen.cli import demo, demo_masked
 
-    run, out, steps, samples, files = {
+    run, default_out, steps, samples, files = {
         "ncsn": (demo.run_demo, "runs/demo", 10_000, 4000, "score_field.png"),
         "masked": (demo_masked.run_masked_demo, "runs/demo-masked", 2000, 64, "imputation.png"),
     }[args.preset]
-    out = args.out or out
+    from scoregen.cli.train import output_folder
+
+    out = output_folder(args.out or default_out)
     metrics = run(out, steps=args.steps or steps, n_samples=args.samples or samples, seed=args.seed, progress=not args.quiet)
     print(json.dumps(metrics, indent=2))
     print(f"wrote {out}/samples.png, {out}/{files}, {out}/metrics.json, {out}/model/")
@@ -23,10 +27,20 @@ def _cmd_demo(args) -> int:
 def _cmd_list(args) -> int:
     from scoregen.plugins import get_registry
 
-    rows = [(e.kind, e.name, e.provider) for e in get_registry() if args.kind in (None, e.kind)]
+    registry = get_registry()
+    ambiguous = registry.ambiguous()
+    rows = [
+        (e.kind, e.name, " and ".join(ambiguous[(e.kind, e.name)]) + " (ambiguous: refused)" if (e.kind, e.name) in ambiguous else e.provider)
+        for e in registry
+        if args.kind in (None, e.kind)
+    ]
     widths = [max(len(r[i]) for r in rows + [("kind", "name", "provider")]) for i in range(3)]
     for row in [("kind", "name", "provider"), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if registry.failures:
+        print("\nplugins that failed and were skipped:")
+        for failure in registry.failures:
+            print(f"  {failure.plugin}: {failure.reason}")
     return 0
 
 
@@ -44,7 +58,7 @@ def make_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_cmd_demo)
 
     lst = sub.add_parser("list", help="every registered component: kind, name, providing plugin")
-    lst.add_argument("kind", nargs="?", choices=("kernel", "estimator", "objective", "sampler", "preset"))
+    lst.add_argument("kind", nargs="?", choices=KINDS)
     lst.set_defaults(run=_cmd_list)
 
     from scoregen.cli.train import add_commands
@@ -60,8 +74,18 @@ def main(argv=None) -> int:
     try:
         return args.run(args)
     except ScoregenError as exc:
-        print(f"scoregen: error: {exc}", file=sys.stderr)
+        print(f"scoregen: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the file system refused (permissions, a full disk): no traceback either
+        print(f"scoregen: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("scoregen: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

@@ -7,7 +7,38 @@ A run folder ``DIR`` (``train --out DIR``) holds ``model/`` (the final model),
 import json
 from pathlib import Path
 
-from scoregen.errors import CheckpointError, DataError
+from scoregen._extras import require
+from scoregen.errors import CheckpointError, ConfigError, DataError
+
+PICTURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def output_folder(path, flag: str = "--out") -> Path:
+    """``path`` as a folder that can be written: not an existing file, and under no file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r} is an existing file, not a folder")
+    _no_file_above(path, flag)
+    return path
+
+
+def _no_file_above(path: Path, flag: str) -> None:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{flag} {str(path)!r} is under {str(parent)!r}, which is a file, not a folder")
+            return
+
+
+def output_file(path, flag: str, suffixes: tuple[str, ...]) -> Path:
+    """``path`` as a file that can be written: a known suffix, not a folder, in a writable place."""
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise ConfigError(f"{flag} {str(path)!r}: the file type must be one of {', '.join(suffixes)}")
+    if path.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r} is a folder, not a file")
+    _no_file_above(path, flag)
+    return path
 
 
 def load_data(spec: str):
@@ -62,7 +93,7 @@ def _cmd_train(args) -> int:
             ema_decay=None if args.no_ema else args.ema_decay, grad_clip=args.grad_clip,
             checkpoint_every=args.checkpoint_every, shards=args.shards,
         )
-        out = Path(args.out)
+        out = output_folder(args.out)
         model = train(build(args.preset), x, config, out=out, resume=args.resume, progress=not args.quiet)
         if rank == 0:
             model.save(out / "model")
@@ -74,6 +105,10 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_sample(args) -> int:
+    require("plot")  # before the sampling, not after it
+    output_file(args.out, "--out", PICTURE_SUFFIXES)
+    if args.npy:
+        output_file(args.npy, "--npy", (".npy",))
     model = resolve_model(args.dir)
     samples = model.sample(args.n, seed=args.seed, sampler=args.sampler, progress=not args.quiet)
     _picture(samples, args.out, title=f"{model.config.preset or 'model'}, step {model.step}")
@@ -97,9 +132,10 @@ def _picture(samples, path, *, title: str):
 
 
 def _cmd_plot(args) -> int:
+    require("plot")
     from scoregen import plotting
 
-    out = Path(args.dir)
+    out = output_folder(args.dir, "DIR")
     model = resolve_model(out)
     written = []
     if model.history:

@@ -5,6 +5,8 @@ import functools
 
 import torch
 
+from scoregen import _validators as v
+from scoregen._extras import require
 from scoregen.errors import DataError
 
 
@@ -31,6 +33,7 @@ DIGITS_TEST = 360
 
 @functools.cache
 def _digits_arrays() -> tuple[torch.Tensor, torch.Tensor]:
+    require("digits")
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -42,6 +45,7 @@ def digits_tokens(split: str = "train", *, threshold: int = 8) -> torch.Tensor:
     """The digits of :func:`digits` (same fixed split) as binary token sequences ``[N, 64]``
     (int64): a pixel (grey level ``0 … 16``) is token 1 if it is at least ``threshold``, else 0,
     read row by row. Needs scikit-learn (the ``digits`` extra)."""
+    v.check_int("threshold", threshold, minimum=0)
     return (digits(split) * 16 >= threshold).flatten(1).to(torch.int64)
 
 

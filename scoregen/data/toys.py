@@ -2,6 +2,7 @@
 
 import torch
 
+from scoregen import _validators as v
 from scoregen.analytic import GaussianMixture
 
 
@@ -13,5 +14,7 @@ def ring_mixture(n_modes: int = 8, radius: float = 4.0, std: float = 0.3) -> Gau
 
 def gaussian_mixture_2d(n: int = 20_000, *, seed: int = 0, n_modes: int = 8, radius: float = 4.0, std: float = 0.3) -> torch.Tensor:
     """``n`` draws ``[n, 2]`` from :func:`ring_mixture` (8 modes on a circle, the default toy)."""
+    n = v.check_int("n", n, minimum=1)
+    v.check_seed("seed", seed)
     generator = torch.Generator().manual_seed(seed)
     return ring_mixture(n_modes, radius, std).sample(n, generator=generator).to(torch.float32)

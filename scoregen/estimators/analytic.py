@@ -1,8 +1,11 @@
-"""Exact score estimators: a Gaussian mixture's perturbed score, and the empirical-data score.
+"""Exact estimators: a Gaussian mixture's perturbed score and its flow velocity, and the
+empirical-data score.
 
-Neither has trainable parameters. ``MixtureScore`` (registered as ``gmm``) is the ground truth
-for data drawn from a known mixture; ``EmpiricalScore`` (``empirical``) is the exact score of the
-noised *training set* — what a perfectly trained score network converges to, and why it memorises.
+None has trainable parameters. ``MixtureScore`` (registered as ``gmm``) is the ground truth
+for data drawn from a known mixture; ``MixtureVelocity`` is the same mixture's exact velocity on a
+kernel's path (a ``velocity``-parameterised estimator); ``EmpiricalScore`` (``empirical``) is the
+exact score of the noised *training set* — what a perfectly trained score network converges to,
+and why it memorises.
 """
 
 import math
@@ -11,6 +14,7 @@ import attrs
 import torch
 from torch import nn
 
+from scoregen import _validators as v
 from scoregen._tensor import append_dims
 from scoregen.analytic import GaussianMixture
 from scoregen.errors import ConfigError, DataError
@@ -73,6 +77,32 @@ class MixtureScore:
         return self.mixture.score_at(x.flatten(1), sigma).reshape(x.shape)
 
 
+@attrs.frozen(kw_only=True, eq=False)
+class MixtureVelocity:
+    """The exact flow velocity ``u(x_t, t) = E[m' x₀ + s' z | x_t]`` of ``mixture`` on the path of
+    ``kernel`` (:meth:`GaussianMixture.velocity_at <scoregen.analytic.GaussianMixture.velocity_at>`),
+    as an estimator that predicts ``velocity``: called like a velocity network, with ``x_t = m x̂``
+    and ``σ``, at ``t = kernel.time_of(σ)``. :func:`~scoregen.estimators.parameterisation.as_score`
+    turns it into the exact score.
+
+    Shapes: ``x_t [B, *event_shape]``, ``sigma [B]`` → ``[B, *event_shape]`` in ``x``'s dtype.
+    """
+
+    mixture: GaussianMixture
+    kernel: object
+    event_shape: tuple[int, ...] | None = attrs.field(default=None, converter=_shape)
+    parameterisation = "velocity"
+
+    def __attrs_post_init__(self) -> None:
+        if self.event_shape is None:
+            object.__setattr__(self, "event_shape", (self.mixture.dim,))
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        _check_sigma(sigma, x.shape[0])
+        t = self.kernel.time_of(sigma.to(torch.float64))
+        return self.mixture.velocity_at(x.flatten(1), t, self.kernel.schedule).reshape(x.shape)
+
+
 class EmpiricalScore(nn.Module):
     """The exact score of the training set ``{x_i}_{i=1..N}`` noised at ``σ``: the mixture
     ``(1/N) Σ_i N(x_i, σ² I)`` has
@@ -94,8 +124,9 @@ class EmpiricalScore(nn.Module):
 
     def __init__(self, event_shape=None, *, data: torch.Tensor | None = None, chunk_size: int = 1024) -> None:
         super().__init__()
-        if int(chunk_size) < 1:
-            raise ConfigError(f"chunk_size must be at least 1, got {chunk_size}")
+        chunk_size = v.check_int("chunk_size", chunk_size, minimum=1)
+        if event_shape is not None:
+            event_shape = v.check_shape("event_shape", event_shape)
         if data is not None:
             data = torch.as_tensor(data).detach()
             if data.ndim < 2 or data.shape[0] == 0:

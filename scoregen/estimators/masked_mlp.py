@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from scoregen.errors import ConfigError
+from scoregen import _validators as v
 from scoregen.estimators.discrete import carry_over
 from scoregen.estimators.mlp import ACTIVATIONS
 
@@ -19,20 +19,18 @@ class MaskedMLP(nn.Module):
 
     def __init__(self, event_shape=(16,), *, vocab_size: int = 2, hidden=(512, 512), activation: str = "silu") -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
-        if vocab_size < 1 or not hidden or any(int(h) < 1 for h in hidden):
-            raise ConfigError(f"need vocab_size >= 1 and positive layer widths, got {vocab_size}, {hidden!r}")
-        self.event_shape = tuple(int(d) for d in event_shape)
-        self.vocab_size = int(vocab_size)
+        v.check_choice("activation", activation, ACTIVATIONS)
+        hidden = v.check_counts("hidden", hidden)
+        self.event_shape = v.check_shape("event_shape", event_shape)
+        self.vocab_size = v.check_int("vocab_size", vocab_size, minimum=1)
         self.hparams = {
             "event_shape": list(self.event_shape),
             "vocab_size": self.vocab_size,
-            "hidden": [int(h) for h in hidden],
+            "hidden": list(hidden),
             "activation": activation,
         }
         positions = math.prod(self.event_shape)
-        widths = [positions * (self.vocab_size + 1) + 1, *(int(h) for h in hidden)]
+        widths = [positions * (self.vocab_size + 1) + 1, *hidden]
         layers: list[nn.Module] = []
         for w_in, w_out in zip(widths, widths[1:]):
             layers += [nn.Linear(w_in, w_out), ACTIVATIONS[activation]()]

@@ -5,8 +5,9 @@ import math
 import torch
 from torch import nn
 
-from scoregen.errors import ConfigError
-from scoregen.estimators.precond import Preconditioner
+from scoregen import _validators as v
+from scoregen.estimators.parameterisation import check_parameterisation
+from scoregen.estimators.precond import Preconditioner, resolve_preconditioning
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "softplus": nn.Softplus, "elu": nn.ELU}
 
@@ -17,6 +18,9 @@ class NoiseConditionalMLP(nn.Module):
     The division by ``σ`` (NCSNv2, Song & Ermon 2020) makes the network predict ``σ s ≈ −z``, whose
     scale is the same at every level. ``preconditioning`` chooses how ``f`` becomes a score
     (``"ncsn"``, ``"edm"`` with ``sigma_data``, or ``"none"``; :mod:`scoregen.estimators.precond`).
+    ``parameterisation`` names what the output predicts (``score``, ``eps``, ``x0``, ``v``,
+    ``velocity``; :mod:`scoregen.estimators.parameterisation`, which also says what each is fed);
+    for any but ``score`` the raw output is the prediction (preconditioning ``"none"``).
 
     Shapes: ``x [B, *event_shape]``, ``sigma [B]`` → ``[B, *event_shape]``.
     """
@@ -27,25 +31,27 @@ class NoiseConditionalMLP(nn.Module):
         *,
         hidden=(128, 128, 128),
         activation: str = "silu",
-        preconditioning: str = "ncsn",
+        preconditioning: str | None = None,
         sigma_data: float | str = "auto",
+        parameterisation: str = "score",
     ) -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
-        if not hidden or any(int(h) < 1 for h in hidden):
-            raise ConfigError(f"hidden must list positive layer widths, got {hidden!r}")
-        self.event_shape = tuple(int(d) for d in event_shape)
+        self.parameterisation = check_parameterisation("parameterisation", parameterisation)
+        preconditioning = resolve_preconditioning(preconditioning, parameterisation)
+        v.check_choice("activation", activation, ACTIVATIONS)
+        hidden = v.check_counts("hidden", hidden)
+        self.event_shape = v.check_shape("event_shape", event_shape)
         self.precond = Preconditioner(preconditioning, sigma_data)
         self.hparams = {
             "event_shape": list(self.event_shape),
-            "hidden": [int(h) for h in hidden],
+            "hidden": list(hidden),
             "activation": activation,
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
+            "parameterisation": parameterisation,
         }
         dim = math.prod(self.event_shape)
-        widths = [dim + 1, *(int(h) for h in hidden)]
+        widths = [dim + 1, *hidden]
         layers: list[nn.Module] = []
         for w_in, w_out in zip(widths, widths[1:]):
             layers += [nn.Linear(w_in, w_out), ACTIVATIONS[activation]()]

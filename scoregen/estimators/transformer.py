@@ -5,6 +5,7 @@ import math
 import torch
 from torch import nn
 
+from scoregen import _validators as v
 from scoregen.errors import ConfigError
 from scoregen.estimators.discrete import carry_over
 
@@ -40,12 +41,15 @@ class MaskedTransformer(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if vocab_size < 1 or d_model < 2 or d_model % 2 or n_layers < 1 or n_heads < 1 or d_model % n_heads:
-            raise ConfigError(
-                "need vocab_size >= 1, an even d_model divisible by n_heads, n_layers >= 1; got "
-                f"vocab_size={vocab_size}, d_model={d_model}, n_layers={n_layers}, n_heads={n_heads}"
-            )
-        self.event_shape = tuple(int(d) for d in event_shape)
+        vocab_size = v.check_int("vocab_size", vocab_size, minimum=1)
+        d_model = v.check_int("d_model", d_model, minimum=2)
+        n_layers = v.check_int("n_layers", n_layers, minimum=1)
+        n_heads = v.check_int("n_heads", n_heads, minimum=1)
+        ff_mult = v.check_int("ff_mult", ff_mult, minimum=1)
+        dropout = v.check_real("dropout", dropout, non_negative=True, below=1.0)
+        if d_model % 2 or d_model % n_heads:
+            raise ConfigError(f"d_model must be even and divisible by n_heads; got d_model={d_model}, n_heads={n_heads}")
+        self.event_shape = v.check_shape("event_shape", event_shape)
         self.vocab_size = int(vocab_size)
         self.hparams = {
             "event_shape": list(self.event_shape),

@@ -5,9 +5,11 @@ import math
 import torch
 from torch import nn
 
+from scoregen import _validators as v
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError
-from scoregen.estimators.precond import Preconditioner
+from scoregen.estimators.parameterisation import check_parameterisation
+from scoregen.estimators.precond import Preconditioner, resolve_preconditioning
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -42,10 +44,14 @@ class NoiseConditionalUNet(nn.Module):
     also adds a learned function of ``log σ`` (Fourier features) inside every block, which
     NCSNv2 found unnecessary for large images but helps at 8×8. ``preconditioning="edm"`` (with
     ``sigma_data``) replaces the division by ``σ`` (:mod:`scoregen.estimators.precond`).
+    ``parameterisation`` names what the output predicts (:mod:`scoregen.estimators.parameterisation`);
+    for any but ``score`` the raw output is the prediction (preconditioning ``"none"``).
 
     Shapes: ``x [B, C, H, W]``, ``sigma [B]`` → ``[B, C, H, W]``; ``H`` and ``W`` divisible by
     ``2^(len(channel_mult) − 1)``.
     """
+
+    freqs: torch.Tensor  # a buffer (with sigma_embedding)
 
     def __init__(
         self,
@@ -54,18 +60,22 @@ class NoiseConditionalUNet(nn.Module):
         channels: int = 32,
         channel_mult=(1, 2),
         sigma_embedding: bool = True,
-        preconditioning: str = "ncsn",
+        preconditioning: str | None = None,
         sigma_data: float | str = "auto",
+        parameterisation: str = "score",
     ) -> None:
         super().__init__()
-        event_shape = tuple(int(d) for d in event_shape)
+        self.parameterisation = check_parameterisation("parameterisation", parameterisation)
+        preconditioning = resolve_preconditioning(preconditioning, parameterisation)
+        event_shape = v.check_shape("event_shape", event_shape)
+        channels = v.check_int("channels", channels, minimum=1)
+        channel_mult = v.check_counts("channel_mult", channel_mult)
+        v.check_bool("sigma_embedding", sigma_embedding)
         if len(event_shape) != 3:
             raise ConfigError(f"the U-Net takes images [C, H, W]; got event shape {list(event_shape)}")
         factor = 2 ** (len(channel_mult) - 1)
         if event_shape[1] % factor or event_shape[2] % factor:
             raise ConfigError(f"image size {event_shape[1:]} must be divisible by {factor} for channel_mult={list(channel_mult)}")
-        if channels < 1 or not channel_mult or any(int(m) < 1 for m in channel_mult):
-            raise ConfigError(f"need channels >= 1 and positive channel_mult, got {channels}, {channel_mult!r}")
         self.event_shape = event_shape
         self.hparams = {
             "event_shape": list(event_shape),
@@ -74,6 +84,7 @@ class NoiseConditionalUNet(nn.Module):
             "sigma_embedding": bool(sigma_embedding),
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
+            "parameterisation": parameterisation,
         }
         self.precond = Preconditioner(preconditioning, sigma_data)
         widths = [channels * int(m) for m in channel_mult]

@@ -19,12 +19,12 @@ import functools
 import math
 
 import attrs
+import numpy as np
 import torch
 
 from scoregen import _validators as v
 from scoregen._tensor import append_dims, draw_device, randn_like
 from scoregen.errors import ConfigError
-from scoregen.kernels.techniques import max_pairwise_distance, n_levels
 from scoregen.kernels.schedules import (
     CosineSchedule,
     EDMSchedule,
@@ -35,6 +35,7 @@ from scoregen.kernels.schedules import (
     VPSchedule,
     as_time,
 )
+from scoregen.kernels.techniques import max_pairwise_distance, n_levels
 
 
 class ScheduledGaussian:
@@ -137,14 +138,18 @@ class ScheduledGaussian:
 
 
 def _levels_converter(value):
-    return None if value is None else tuple(float(s) for s in value)
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor | np.ndarray):
+        value = value.tolist()
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise ConfigError(f"levels must be a list of noise levels, got {value!r}")
+    return tuple(v.check_real(f"levels[{i}]", s, positive=True) for i, s in enumerate(value))
 
 
 def _check_ladder(levels) -> None:
     if len(levels) < 1:
         raise ConfigError("a noise ladder needs at least one level")
-    if not all(math.isfinite(s) and s > 0 for s in levels):
-        raise ConfigError(f"noise levels must be positive and finite, got {list(levels)}")
     if any(a <= b for a, b in zip(levels, levels[1:])):
         raise ConfigError(
             f"noise levels must be strictly decreasing (largest first, σ_1 > … > σ_L), got {list(levels)}"
@@ -172,7 +177,7 @@ class GaussianLadder(ScheduledGaussian):
     def __attrs_post_init__(self) -> None:
         if self.levels is not None:
             _check_ladder(self.levels)
-        elif self.resolved and self.n_levels > 1 and not self.sigma_max > self.sigma_min:
+        elif self.resolved and int(self.n_levels) > 1 and not float(self.sigma_max) > self.sigma_min:
             raise ConfigError(
                 f"need sigma_max > sigma_min > 0, got sigma_max={self.sigma_max}, sigma_min={self.sigma_min}"
             )
@@ -186,7 +191,7 @@ class GaussianLadder(ScheduledGaussian):
         """Resolve ``sigma_max="auto"`` and ``n_levels="auto"`` from the training data ``x [N, *E]``."""
         if self.resolved:
             return self
-        sigma_max = max_pairwise_distance(x) if self.sigma_max == "auto" else self.sigma_max
+        sigma_max = max_pairwise_distance(x) if self.sigma_max == "auto" else float(self.sigma_max)
         levels = n_levels(sigma_max, self.sigma_min, math.prod(x.shape[1:])) if self.n_levels == "auto" else self.n_levels
         return attrs.evolve(self, sigma_max=sigma_max, n_levels=levels)
 
@@ -210,7 +215,8 @@ class GaussianLadder(ScheduledGaussian):
         self._require_resolved()
         if self.n_levels == 1:
             return torch.tensor([self.sigma_max], dtype=torch.float32)
-        log = torch.linspace(math.log(self.sigma_max), math.log(self.sigma_min), self.n_levels, dtype=torch.float64)
+        # resolved: both are numbers now
+        log = torch.linspace(math.log(float(self.sigma_max)), math.log(self.sigma_min), int(self.n_levels), dtype=torch.float64)
         return log.exp().to(torch.float32)
 
     def sample_sigma(self, n: int, generator=None, *, device=None) -> torch.Tensor:

@@ -12,20 +12,11 @@ import math
 import attrs
 import torch
 
+from scoregen import _validators as v
 from scoregen._tensor import append_dims, as_data, draw_device
 from scoregen.errors import ConfigError, DataError
 
 SCHEDULES = ("linear", "cosine")
-
-
-def _check_vocab(instance, attribute, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"vocab_size must be a positive integer, got {value!r}")
-
-
-def _check_schedule(instance, attribute, value) -> None:
-    if value not in SCHEDULES:
-        raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -40,8 +31,8 @@ class MaskingKernel:
 
     family = "masking"
 
-    vocab_size: int = attrs.field(validator=_check_vocab)
-    schedule: str = attrs.field(default="linear", validator=_check_schedule)
+    vocab_size: int = attrs.field(validator=v.count)
+    schedule: str = attrs.field(default="linear", validator=v.choice(*SCHEDULES))
 
     @property
     def mask_id(self) -> int:

@@ -6,7 +6,7 @@ from typing import Literal, Protocol, runtime_checkable
 import attrs
 import torch
 
-from scoregen.errors import ConfigError
+from scoregen import _validators as v
 from scoregen.objectives.levels import check_sigma_distribution, sample_sigma
 
 
@@ -58,11 +58,6 @@ class Objective(Protocol):
     def loss(self, estimator, kernel, x: torch.Tensor, *, generator) -> torch.Tensor: ...
 
 
-def _check_levels(instance, attribute, value) -> None:
-    if value not in ("random", "all"):
-        raise ConfigError(f"levels must be 'random' or 'all', got {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class GaussianObjective:
     """Shared behaviour of the Gaussian score-matching objectives.
@@ -70,13 +65,14 @@ class GaussianObjective:
     ``levels="random"`` draws one level per example from ``sigma_distribution`` (by default the
     kernel's own, ``kernel.sample_sigma``; :mod:`scoregen.objectives.levels` lists the others);
     ``levels="all"`` evaluates every example at every level of the ladder (``N = B·L`` terms).
-    Each term is weighted by ``λ(σ) = σ^weight_power`` (``2`` gives NCSN's ``λ(σ) = σ²``).
+    Each term is weighted by ``λ(σ) = σ^weight_power`` (``2`` gives NCSN's ``λ(σ) = σ²``; the power
+    is within ``[−8, 8]``, so that ``λ`` stays finite in float32 over any noise range in use).
     """
 
     families = ("gaussian",)
 
-    levels: Literal["random", "all"] = attrs.field(default="random", validator=_check_levels)
-    weight_power: float = 2.0
+    levels: Literal["random", "all"] = attrs.field(default="random", validator=v.choice("random", "all"))
+    weight_power: float = attrs.field(default=2.0, validator=v.real(at_least=-8.0, at_most=8.0))
     sigma_distribution: str | dict = attrs.field(default="kernel", validator=lambda i, a, v: check_sigma_distribution(v))
 
     def draw(self, kernel, x: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,6 +87,10 @@ class GaussianObjective:
     def weight(self, sigma: torch.Tensor) -> torch.Tensor:
         """``λ(σ) = σ^p``, shape ``[N]``."""
         return sigma**self.weight_power
+
+    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
+        """The per-example losses, each objective's own."""
+        raise NotImplementedError
 
     def loss(self, estimator, kernel, x, *, generator=None) -> torch.Tensor:
         """The scalar loss: the mean of :meth:`per_sample`."""

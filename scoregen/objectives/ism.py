@@ -2,15 +2,11 @@
 
 import attrs
 
-from scoregen.errors import ConfigError
+from scoregen import _validators as v
+from scoregen.estimators.parameterisation import as_score
 from scoregen.numerics.traces import jacobian_trace
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
-
-
-def _check_chunk_size(instance, attribute, value) -> None:
-    if value is not None and (not isinstance(value, int) or value < 1):
-        raise ConfigError(f"chunk_size must be a positive integer or None, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -34,12 +30,13 @@ class ImplicitScoreMatching(GaussianObjective):
     gradient (smooth activations such as SiLU, not ReLU).
     """
 
-    chunk_size: int | None = attrs.field(default=None, validator=_check_chunk_size)
+    chunk_size: int | None = attrs.field(default=None, validator=v.optional(v.count))
 
     def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
         require_family(self, kernel)
         x, sigma = self.draw(kernel, x, generator)
         x_tilde = kernel.perturb(x, sigma, generator)
-        score, trace = jacobian_trace(lambda y: estimator(y, sigma), x_tilde, chunk_size=self.chunk_size)
+        score_fn = as_score(estimator, kernel)
+        score, trace = jacobian_trace(lambda y: score_fn(y, sigma), x_tilde, chunk_size=self.chunk_size)
         half_sq = 0.5 * score.pow(2).flatten(1).sum(dim=1)
         return LossTerms(loss=self.weight(sigma) * (trace + half_sq), sigma=sigma)

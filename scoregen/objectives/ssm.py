@@ -5,20 +5,11 @@ from typing import ClassVar, Literal
 import attrs
 import torch
 
-from scoregen.errors import ConfigError
+from scoregen import _validators as v
+from scoregen.estimators.parameterisation import as_score
 from scoregen.numerics.traces import projected_jacobian
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
-
-
-def _check_projection(instance, attribute, value) -> None:
-    if value not in ("gaussian", "rademacher"):
-        raise ConfigError(f"projection must be 'gaussian' or 'rademacher', got {value!r}")
-
-
-def _check_n_projections(instance, attribute, value) -> None:
-    if not isinstance(value, int) or value < 1:
-        raise ConfigError(f"n_projections must be a positive integer, got {value!r}")
 
 
 def projections(kind: str, shape: tuple[int, ...], generator, *, like: torch.Tensor) -> torch.Tensor:
@@ -47,15 +38,16 @@ class SlicedScoreMatching(GaussianObjective):
 
     variance_reduced: ClassVar[bool] = False
 
-    n_projections: int = attrs.field(default=1, validator=_check_n_projections)
-    projection: Literal["gaussian", "rademacher"] = attrs.field(default="rademacher", validator=_check_projection)
+    n_projections: int = attrs.field(default=1, validator=v.count)
+    projection: Literal["gaussian", "rademacher"] = attrs.field(default="rademacher", validator=v.choice("gaussian", "rademacher"))
 
     def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
         require_family(self, kernel)
         x, sigma = self.draw(kernel, x, generator)
         x_tilde = kernel.perturb(x, sigma, generator)
+        score_fn = as_score(estimator, kernel)
         v = projections(self.projection, (self.n_projections, *x.shape), generator, like=x)
-        score, quad = projected_jacobian(lambda y: estimator(y, sigma), x_tilde, v)
+        score, quad = projected_jacobian(lambda y: score_fn(y, sigma), x_tilde, v)
         if self.variance_reduced:
             half_sq = 0.5 * score.pow(2).flatten(1).sum(dim=1)
         else:

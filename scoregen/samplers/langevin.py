@@ -10,17 +10,10 @@ import math
 import attrs
 import torch
 
+from scoregen import _validators as v
 from scoregen._tensor import randn_like
-from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
 from scoregen.samplers.impute import Known
-
-
-def _positive(instance, attribute, value) -> None:
-    if value == "auto" and attribute.name == "step_lr":
-        return
-    if isinstance(value, str) or not value > 0:
-        raise ConfigError(f"{attribute.name} must be positive, got {value!r}")
 
 
 def _langevin_level(estimator, x, sigma, alpha, n_steps, generator, callback, level, step0, known=None):
@@ -59,9 +52,9 @@ class AnnealedLangevin:
     families = ("gaussian",)
     can_impute = True
 
-    n_steps_each: int = attrs.field(default=100, validator=_positive)
-    step_lr: float | str = attrs.field(default=2e-5, validator=_positive)
-    denoise: bool = True
+    n_steps_each: int = attrs.field(default=100, validator=v.count)
+    step_lr: float | str = attrs.field(default=2e-5, validator=v.or_auto(v.positive))
+    denoise: bool = attrs.field(default=True, validator=v.boolean)
 
     def nfe(self, kernel) -> int:
         """Number of score evaluations for one call of :meth:`sample`."""
@@ -99,9 +92,9 @@ class Langevin:
 
     families = ("gaussian",)
 
-    n_steps: int = attrs.field(default=1000, validator=_positive)
-    step_size: float = attrs.field(default=1e-3, validator=_positive)
-    sigma: float | None = None
+    n_steps: int = attrs.field(default=1000, validator=v.count)
+    step_size: float = attrs.field(default=1e-3, validator=v.positive)
+    sigma: float | None = attrs.field(default=None, validator=v.optional(v.positive))
 
     def nfe(self, kernel) -> int:
         """Number of score evaluations for one call of :meth:`sample`."""

@@ -16,20 +16,9 @@ import torch
 from scoregen import _validators as v
 from scoregen._tensor import randn_like
 from scoregen.config import resolve
-from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
 from scoregen.kernels.coordinates import finish, scalar_marginal, start, times
 from scoregen.samplers.predictors import EulerMaruyama
-
-
-def _positive(instance, attribute, value) -> None:
-    if not value > 0:
-        raise ConfigError(f"{attribute.name} must be positive, got {value!r}")
-
-
-def _non_negative(instance, attribute, value) -> None:
-    if not value >= 0:
-        raise ConfigError(f"{attribute.name} must be non-negative, got {value!r}")
 
 
 def _report(callback, kernel, step: int, nfe: int, t: float, x) -> None:
@@ -53,8 +42,8 @@ class ReverseSDE:
     families = ("gaussian",)
     can_impute = True
 
-    n_steps: int = attrs.field(default=1000, validator=_positive)
-    denoise: bool = True
+    n_steps: int = attrs.field(default=1000, validator=v.count)
+    denoise: bool = attrs.field(default=True, validator=v.boolean)
 
     def nfe(self, kernel) -> int:
         return self.n_steps + int(self.denoise)
@@ -97,11 +86,11 @@ class PredictorCorrector:
     families = ("gaussian",)
     can_impute = True
 
-    n_steps: int = attrs.field(default=500, validator=_positive)
-    n_corrector_steps: int = attrs.field(default=1, validator=_non_negative)
-    snr: float = attrs.field(default=0.16, validator=_positive)
+    n_steps: int = attrs.field(default=500, validator=v.count)
+    n_corrector_steps: int = attrs.field(default=1, validator=v.non_negative_count)
+    snr: float = attrs.field(default=0.16, validator=v.positive)
     predictor: object = attrs.field(default="reverse-diffusion", validator=v.registered("predictor"))
-    denoise: bool = True
+    denoise: bool = attrs.field(default=True, validator=v.boolean)
 
     def nfe(self, kernel) -> int:
         return self.n_steps * (1 + self.n_corrector_steps) + int(self.denoise)

@@ -3,31 +3,16 @@
 import attrs
 import torch
 
+from scoregen import _validators as v
 from scoregen._tensor import append_dims
-from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
 
 REVEALS = ("count", "independent")
 
 
-def _positive_or_none(instance, attribute, value) -> None:
-    if value is not None and not value > 0:
-        raise ConfigError(f"{attribute.name} must be positive, got {value!r}")
-
-
-def _positive(instance, attribute, value) -> None:
-    if not value > 0:
-        raise ConfigError(f"{attribute.name} must be positive, got {value!r}")
-
-
 def _still_masked(m0: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """``⌊m0 q⌋``: how many of ``m0 [B]`` initially masked tokens are still masked at mask probability ``q``."""
     return (m0 * q.clamp(0.0, 1.0)).floor().long()
-
-
-def _check_reveal(instance, attribute, value) -> None:
-    if value not in REVEALS:
-        raise ConfigError(f"reveal must be one of {', '.join(REVEALS)}, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -55,9 +40,9 @@ class Unmask:
     families = ("masking",)
     can_impute = True
 
-    steps: int | None = attrs.field(default=None, validator=_positive_or_none)
-    temperature: float = attrs.field(default=1.0, validator=_positive)
-    reveal: str = attrs.field(default="count", validator=_check_reveal)
+    steps: int | None = attrs.field(default=None, validator=v.optional(v.count))
+    temperature: float = attrs.field(default=1.0, validator=v.positive)
+    reveal: str = attrs.field(default="count", validator=v.choice(*REVEALS))
 
     def n_steps(self, x: torch.Tensor) -> int:
         return self.steps if self.steps is not None else x[0].numel()
@@ -94,7 +79,8 @@ class Unmask:
                 t_vec = torch.full((x.shape[0],), float(t), dtype=torch.float32, device=x.device)
                 logits = estimator(x, t_vec)
                 kernel.check_logits(logits, x)
-                probs = torch.softmax(logits[reveal].double() / self.temperature, dim=-1)
+                # softmax(l/T) from log-probabilities (≤ 0, the largest 0), finite for any T > 0.
+                probs = torch.softmax(torch.log_softmax(logits[reveal].double(), dim=-1) / self.temperature, dim=-1)
                 x[reveal] = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(x.dtype)
             if callback is not None:
                 callback({"step": j, "t": float(s), "x": x, "masked": int((x == kernel.mask_id).sum())})

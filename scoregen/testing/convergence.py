@@ -24,13 +24,10 @@ from scoregen.config import resolve
 from scoregen.estimators.analytic import MixtureScore
 from scoregen.metrics import mixture_quality
 from scoregen.samplers.stepping import Denoiser
+from scoregen.testing._common import seeded
 
 _REFERENCES: dict = {}
 TOLERANCES = {"coverage": 0.01, "occupancy": 0.15, "spread": 0.05, "log_p": 0.05}
-
-
-def _seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def reference_solution(estimator, x: torch.Tensor, sigma_from: float, sigma_to: float) -> torch.Tensor:
@@ -64,7 +61,7 @@ def check_order(
     mixture = mixture or GaussianMixture.ring()
     kernel = kernel or GaussianLadder()
     estimator = MixtureScore.from_mixture(mixture)
-    x_init = kernel.prior_sample((n, mixture.dim), _seeded(seed)).to(torch.float64)
+    x_init = kernel.prior_sample((n, mixture.dim), seeded(seed)).to(torch.float64)
     lo, hi = kernel.sigma_range()
     key = (lo, hi, n, seed, repr(estimator))
     if key not in _REFERENCES:  # the same start and ODE for every sampler checked in a session
@@ -80,7 +77,7 @@ def check_order(
             calls.append(1)
             return estimator(x, sigma)
 
-        out = sampler.solve(counted, kernel, x_init, sigmas, generator=_seeded(seed + 1))
+        out = sampler.solve(counted, kernel, x_init, sigmas, generator=seeded(seed + 1))
         if len(calls) != sampler.nfe_of(sigmas):
             raise AssertionError(f"{type(sampler).__name__} made {len(calls)} evaluations, nfe_of says {sampler.nfe_of(sigmas)}")
         counts.append(len(calls))
@@ -119,10 +116,10 @@ def check_in_distribution(
     kernel = kernel or GaussianLadder()
     tolerances = tolerances or TOLERANCES
     estimator = MixtureScore.from_mixture(mixture)
-    truth = mixture_quality(mixture.sample(n, generator=_seeded(seed + 100)), mixture)
+    truth = mixture_quality(mixture.sample(n, generator=seeded(seed + 100)), mixture)
     qualities = []
     for k in steps:
-        generator = _seeded(seed)
+        generator = seeded(seed)
         x_init = kernel.prior_sample((n, mixture.dim), generator)
         with torch.no_grad():
             samples = attrs.evolve(sampler, n_steps=k).sample(estimator, kernel, x_init, generator=generator)

@@ -5,7 +5,7 @@ import copy
 import torch
 from torch import nn
 
-from scoregen.errors import ConfigError
+from scoregen import _validators as v
 
 
 class EMA:
@@ -18,9 +18,7 @@ class EMA:
     """
 
     def __init__(self, module: nn.Module, decay: float = 0.999) -> None:
-        if not 0.0 <= decay < 1.0:
-            raise ConfigError(f"ema decay must be in [0, 1), got {decay!r}")
-        self.decay = float(decay)
+        self.decay = v.check_real("ema decay", decay, non_negative=True, below=1.0)
         self.updates = 0
         self.module = copy.deepcopy(module).eval().requires_grad_(False)
 
@@ -35,8 +33,8 @@ class EMA:
         d = self.rate(self.updates)
         for shadow, p in zip(self.module.parameters(), module.parameters()):
             shadow.lerp_(p.detach(), 1.0 - d)
-        for shadow, b in zip(self.module.buffers(), module.buffers()):
-            shadow.copy_(b)
+        for own, b in zip(self.module.buffers(), module.buffers()):
+            own.copy_(b)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.module.state_dict()

@@ -6,16 +6,18 @@ import contextlib
 import hashlib
 import json
 import math
+import re
 import time
 from pathlib import Path
 
 import attrs
 import torch
 
+from scoregen import _validators as v
 from scoregen import io
 from scoregen._tensor import make_generator
 from scoregen.data.sources import StreamSource, as_source
-from scoregen.errors import CheckpointError, ConfigError
+from scoregen.errors import CheckpointError, ConfigError, NumericalError, ScoregenError
 from scoregen.objectives.base import level_index
 from scoregen.training import distributed
 from scoregen.training.checkpoint import checkpoint_dirs, latest_checkpoint, write_checkpoint
@@ -26,11 +28,6 @@ TRAINER_TENSORS = "trainer.safetensors"
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.jsonl"
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
 
 
 @attrs.frozen(kw_only=True)
@@ -53,33 +50,20 @@ class TrainConfig:
     through a compiled EMA copy; :meth:`ScoreModel.compile`).
     """
 
-    steps: int = 3000
-    batch_size: int = 128
-    lr: float = 1e-3
-    lr_decay: str = "cosine"
-    warmup: int = 0
-    seed: int = 0
-    ema_decay: float | None = 0.999
-    grad_clip: float | None = None
-    log_every: int = 100
-    checkpoint_every: int = 0
-    keep: int = 2
-    shards: int | None = None
-    precision: str = "fp32"
-    compile: bool = False
-
-    def __attrs_post_init__(self) -> None:
-        _check(
-            self.steps >= 0 and self.batch_size >= 1 and self.lr > 0,
-            f"need steps >= 0, batch_size >= 1, lr > 0; got {self.steps}, {self.batch_size}, {self.lr}",
-        )
-        _check(self.lr_decay in ("cosine", "none"), f"lr_decay must be 'cosine' or 'none', got {self.lr_decay!r}")
-        _check(self.warmup >= 0, f"warmup must be >= 0 steps, got {self.warmup}")
-        _check(self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}")
-        _check(self.checkpoint_every >= 0, f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
-        _check(self.grad_clip is None or self.grad_clip > 0, f"grad_clip must be positive, got {self.grad_clip}")
-        _check(self.shards is None or self.shards >= 1, f"shards must be at least 1, got {self.shards}")
-        _check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+    steps: int = attrs.field(default=3000, validator=v.non_negative_count)
+    batch_size: int = attrs.field(default=128, validator=v.count)
+    lr: float = attrs.field(default=1e-3, validator=v.positive)
+    lr_decay: str = attrs.field(default="cosine", validator=v.choice("cosine", "none"))
+    warmup: int = attrs.field(default=0, validator=v.non_negative_count)
+    seed: int = attrs.field(default=0, validator=v.seed)
+    ema_decay: float | None = attrs.field(default=0.999, validator=v.optional(v.real(non_negative=True, below=1.0)))
+    grad_clip: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    log_every: int = attrs.field(default=100, validator=v.count)
+    checkpoint_every: int = attrs.field(default=0, validator=v.non_negative_count)
+    keep: int = attrs.field(default=2, validator=v.count)
+    shards: int | None = attrs.field(default=None, validator=v.optional(v.count))
+    precision: str = attrs.field(default="fp32", validator=v.choice(*PRECISIONS))
+    compile: bool = attrs.field(default=False, validator=v.boolean)
 
     def lr_at(self, k: int) -> float:
         """The learning rate of step ``k = 1..steps``: ``lr · ½(1 + cos(π (k−1)/steps))`` for
@@ -135,23 +119,27 @@ class _Run:
     def __init__(self, model, source, config: TrainConfig, out, num_workers: int = 0):
         self.rank, self.world = distributed.setup(model.device)
         shards = config.shards or self.world
-        _check(shards % self.world == 0, f"shards={shards} must be a multiple of the number of processes {self.world}")
-        _check(config.batch_size % shards == 0, f"batch_size {config.batch_size} must be divisible by shards={shards}")
+        if shards % self.world:
+            raise ConfigError(f"shards={shards} must be a multiple of the number of processes {self.world}")
+        if config.batch_size % shards:
+            raise ConfigError(f"batch_size {config.batch_size} must be divisible by shards={shards}")
         self.model, self.config = model, attrs.evolve(config, shards=shards)
         self.device = model.device
         self.source, self.num_workers = source, num_workers
         self.fingerprint = source.fingerprint
         self.streamed = isinstance(source, StreamSource)
         self.data_shape = [None if self.streamed else len(source), *model.event_shape]
-        if not self.streamed:
-            _check(len(source) >= shards, f"{len(source)} rows cannot fill shards={shards}")
-        _check(not (self.streamed and num_workers), "num_workers reads a map-style data set; a DataLoader brings its own workers")
+        if not self.streamed and len(source) < shards:
+            raise ConfigError(f"{len(source)} rows cannot fill shards={shards}")
+        if self.streamed and num_workers:
+            raise ConfigError("num_workers reads a map-style data set; a DataLoader brings its own workers")
         self.mine = range(self.rank * shards // self.world, (self.rank + 1) * shards // self.world)
         self.shard_batch = config.batch_size // shards
         self.generators = [make_generator(self.device, config.seed + 1_000_003 * s) for s in self.mine]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.params = model.parameters()
-        _check(bool(self.params), f"the estimator {type(model.estimator).__name__} has no trainable parameters")
+        if not self.params:
+            raise ConfigError(f"the estimator {type(model.estimator).__name__} has no trainable parameters")
         self.optimizer = torch.optim.Adam(self.params, lr=config.lr)
         if config.ema_decay is None:
             model.ema = None
@@ -186,64 +174,103 @@ class _Run:
         }
         return document, tensors
 
+    def _folder(self) -> Path:
+        """``out``, which checkpointing and resuming need."""
+        if self.out is None:
+            raise ConfigError("checkpoints need an output folder: pass out=...")
+        return self.out
+
     def save_checkpoint(self) -> None:
         document, tensors = self._trainer_state()  # every process takes part in the gather
         if self.rank == 0:
             files = io.encode_model(*self.model.payload())
             files[TRAINER_TENSORS] = io.encode_tensors(tensors)
             files[TRAINER_JSON] = json.dumps(document, indent=2).encode()
-            write_checkpoint(self.out / CHECKPOINTS, self.k, files, keep=self.config.keep)
+            write_checkpoint(self._folder() / CHECKPOINTS, self.k, files, keep=self.config.keep)
         distributed.barrier()
 
     def _decode(self, files: dict[str, bytes], path) -> tuple[dict, dict, dict, dict]:
+        """The checkpoint's files parsed, every field this run reads checked (a bad one is a
+        :class:`CheckpointError` naming the file and the field)."""
         for name in (io.CONFIG, io.WEIGHTS, TRAINER_JSON, TRAINER_TENSORS):
             if name not in files:
                 raise CheckpointError(f"checkpoint {path} has no {name}")
         document = io.decode_document(files[io.CONFIG], path / io.CONFIG)
-        state = io.decode_tensors(files[io.WEIGHTS], path / io.WEIGHTS)
-        try:
-            trainer = json.loads(files[TRAINER_JSON])
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CheckpointError(f"{path / TRAINER_JSON} is not valid JSON: {exc}") from None
+        state = io.decode_tensors(files[io.WEIGHTS], path / io.WEIGHTS, finite=True)
+        where = path / TRAINER_JSON
+        trainer = io.parse_json(files[TRAINER_JSON], where)
+        if not isinstance(trainer, dict):
+            raise CheckpointError(f"{where} is not a JSON object")
+        io.field(trainer, "k", where, io.is_count)
+        io.field(trainer, "train_config", where, lambda c: isinstance(c, dict))
+        io.field(trainer, "data", where, lambda d: isinstance(d, dict) and isinstance(d.get("fingerprint"), str))
+        io.field(trainer, "param_groups", where, lambda g: isinstance(g, list) and all(isinstance(e, dict) for e in g))
+        io.field(
+            trainer, "optim_scalars", where,
+            lambda s: isinstance(s, dict) and all(re.fullmatch(r"\d+/\w+", k) and io.is_number(v) for k, v in s.items()),
+        )
+        io.field(trainer, "ema_updates", where, lambda u: u is None or io.is_count(u))
         tensors = io.decode_tensors(files[TRAINER_TENSORS], path / TRAINER_TENSORS)
+        for key in tensors:
+            if not (key == "rng/torch" or re.fullmatch(r"rng/shard\d+", key) or re.fullmatch(r"optim/\d+/\w+", key)):
+                raise CheckpointError(f"{path / TRAINER_TENSORS}: unexpected tensor {key[:80]!r}")
         return document, state, trainer, tensors
 
-    def resume(self) -> Path | None:
-        """Restore the newest good checkpoint under ``out``; its path, or ``None`` if none."""
-        found = latest_checkpoint(self.out / CHECKPOINTS, self._decode)
-        if found is None:
-            return None
-        path, (document, state, trainer, tensors) = found
-        if trainer["train_config"] != attrs.asdict(self.config):
+    def _restore(self, files: dict[str, bytes], path) -> None:
+        """Put checkpoint ``path`` into this run (model, optimiser, generators, step), or raise
+        :class:`CheckpointError` so that the caller falls back to an older checkpoint. Whatever
+        a failed restore changed, the next successful one replaces entirely."""
+        document, state, trainer, tensors = self._decode(files, path)
+        saved = {k: v for k, v in trainer["train_config"].items() if k != "steps"}
+        current = {k: v for k, v in attrs.asdict(self.config).items() if k != "steps"}
+        if saved != current:
             raise CheckpointError(
                 f"checkpoint {path} was written by a run with other settings {trainer['train_config']}; "
-                f"this run has {attrs.asdict(self.config)} (resume needs the same ones)"
+                f"this run has {attrs.asdict(self.config)} (resume needs the same ones; only steps may grow)"
             )
+        if trainer["k"] > self.config.steps:
+            raise CheckpointError(f"checkpoint {path} is at step {trainer['k']}, beyond this run's steps={self.config.steps}")
         if trainer["data"]["fingerprint"] != self.fingerprint:
             raise CheckpointError(
                 f"checkpoint {path} was written for data {trainer['data']} but this run has "
                 f"{self.data_shape} with fingerprint {self.fingerprint}"
             )
         model = self.model
-        model.restore(state, document)
-        optim_state: dict[int, dict] = {}
-        for key, value in tensors.items():
-            if key.startswith("optim/"):
-                _, idx, name = key.split("/", 2)
+        try:
+            model.restore(state, document)
+        except CheckpointError:
+            raise
+        except ScoregenError as exc:
+            raise CheckpointError(f"{path / io.CONFIG}: field 'config' does not rebuild the model: {exc}") from None
+        try:
+            optim_state: dict[int, dict] = {}
+            for key, value in tensors.items():
+                if key.startswith("optim/"):
+                    _, idx, name = key.split("/", 2)
+                    optim_state.setdefault(int(idx), {})[name] = value
+            for key, value in trainer["optim_scalars"].items():
+                idx, name = key.split("/", 1)
                 optim_state.setdefault(int(idx), {})[name] = value
-        for key, value in trainer["optim_scalars"].items():
-            idx, name = key.split("/", 1)
-            optim_state.setdefault(int(idx), {})[name] = value
-        self.optimizer.load_state_dict({"state": optim_state, "param_groups": trainer["param_groups"]})
-        for s, generator in zip(self.mine, self.generators):
-            generator.set_state(tensors[f"rng/shard{s}"])
-        torch.set_rng_state(tensors["rng/torch"])
-        if trainer.get("grad_scaler"):
-            self.scaler.load_state_dict(trainer["grad_scaler"])
-        self.k = int(trainer["k"])
+            self.optimizer.load_state_dict({"state": optim_state, "param_groups": trainer["param_groups"]})
+            for s, generator in zip(self.mine, self.generators):
+                generator.set_state(tensors[f"rng/shard{s}"])
+            torch.set_rng_state(tensors["rng/torch"])
+            if trainer.get("grad_scaler"):
+                self.scaler.load_state_dict(trainer["grad_scaler"])
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: the trainer state does not fit this run: {type(exc).__name__}: {exc}") from None
+        self.k = trainer["k"]
+
+    def resume(self) -> Path | None:
+        """Restore the newest good checkpoint under ``out``, passing over malformed ones; its
+        path, or ``None`` if there is none (then the run starts clean: stale metrics removed)."""
+        found = latest_checkpoint(self._folder() / CHECKPOINTS, self._restore)
         if self.rank == 0:
-            _truncate_metrics(self.out / METRICS, model.step)
-        return path
+            if found is None:
+                (self._folder() / METRICS).unlink(missing_ok=True)  # killed before its first checkpoint
+            else:
+                _truncate_metrics(self._folder() / METRICS, self.model.step)
+        return None if found is None else found[0]
 
     # ------------------------------------------------------------- the loop
 
@@ -258,9 +285,15 @@ class _Run:
         sums = loss.new_zeros(n_levels).index_add_(0, idx, loss)
         counts = loss.new_zeros(n_levels).index_add_(0, idx, torch.ones_like(loss))
         sums, counts = distributed.all_reduce_sum(sums), distributed.all_reduce_sum(counts)
+        mean = float(sums.sum() / counts.sum())
+        if not math.isfinite(mean):
+            raise NumericalError(
+                f"the training loss became non-finite ({mean}) by step {self.model.step}: training diverged; "
+                f"lower lr (now {self.config.lr}) or set grad_clip"
+            )
         entry = {
             "step": self.model.step,
-            "loss": float(sums.sum() / counts.sum()),
+            "loss": mean,
             "lr": self.config.lr_at(self.k),
         }
         if sigmas is not None:
@@ -273,7 +306,7 @@ class _Run:
 
     def feed(self):
         """The shards' batches of steps ``k + 1, k + 2, …``: one list of :class:`Batch` per step."""
-        shards = self.config.shards
+        shards = int(self.config.shards or self.world)  # resolved when the run was made
         if self.streamed:
             batches = self.source.batches(self.config.batch_size, skip=self.k * self.config.batch_size)
             return ([batch.select(slice(s, None, shards)) for s in self.mine] for batch in batches)
@@ -293,7 +326,8 @@ class _Run:
         model, config = self.model, self.config
         net = model.compiled(distributed.wrap(model.estimator, self.device))
         precision = autocast(config.precision, self.device)
-        pooled_loss, pooled_sigma = [], []
+        pooled_loss: list[torch.Tensor] = []
+        pooled_sigma: list[torch.Tensor] = []
         started = time.perf_counter()
         model.estimator.train()
         every = config.checkpoint_every
@@ -343,9 +377,10 @@ def _truncate_metrics(path: Path, step: int) -> None:
 
 def _line_step(line: str) -> float:
     try:
-        return json.loads(line)["step"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+        step = json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError, TypeError, IndexError):
         return math.inf  # a torn last line from the crash
+    return step if io.is_number(step) else math.inf
 
 
 def train(
@@ -365,8 +400,12 @@ def train(
     With ``out``, checkpoints go to ``out/checkpoints/`` (rank 0 writes); ``resume=True``
     continues from the newest good one, bit for bit on the CPU. Returns ``model``.
     """
-    config = config or TrainConfig()
-    _check(isinstance(num_workers, int) and num_workers >= 0, f"num_workers must be an int >= 0, got {num_workers!r}")
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"config must be a TrainConfig, got {type(config).__name__}")
+    v.check_int("num_workers", num_workers, minimum=0)
+    v.check_bool("resume", resume)
+    v.check_bool("progress", progress)
     if distributed.setup(model.device)[1] > 1:
         model.to(distributed.rank_device(model.device))
     if config.compile:
@@ -375,7 +414,8 @@ def train(
     model.prepare(source.preview())
     if not model.parameters() and hasattr(model.estimator, "with_data"):
         return model  # exact given the data it just took (``empirical``): nothing to train
-    _check(resume is False or out is not None, "resume=True needs the output folder of the run (out=...)")
+    if resume and out is None:
+        raise ConfigError("resume=True needs the output folder of the run (out=...)")
     run = _Run(model, source, config, out, num_workers)
     if run.out is not None and not resume and checkpoint_dirs(run.out / CHECKPOINTS):
         raise ConfigError(f"{run.out} holds checkpoints of an earlier run: resume it, or train into another folder")

@@ -11,13 +11,9 @@ import attrs
 import torch
 
 import scoregen
+from scoregen import _validators as v
 from scoregen.errors import ConfigError
 from scoregen.kernels import require_family
-
-
-def _positive(instance, attribute, value) -> None:
-    if value is not None and not value > 0:
-        raise ConfigError(f"{attribute.name} must be positive, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -45,8 +41,8 @@ class ConsistentAnnealedSampling:
 
     families = ("gaussian",)
 
-    n_levels: int | None = attrs.field(default=100, validator=_positive)
-    step_lr: float = attrs.field(default=2e-5, validator=_positive)
+    n_levels: int | None = attrs.field(default=100, validator=v.optional(v.count))
+    step_lr: float = attrs.field(default=2e-5, validator=v.positive)
 
     def ladder(self, kernel) -> torch.Tensor:
         """The levels visited, largest first, float64 ``[L]``."""

@@ -10,6 +10,8 @@ import attrs
 import torch
 
 import scoregen
+from scoregen import _validators as v
+from scoregen.kernels import require_family
 
 
 @attrs.frozen(kw_only=True)
@@ -28,15 +30,16 @@ class AnnealedKineticLangevin:
 
     families = ("gaussian",)
 
-    n_steps_each: int = 20
-    step_scale: float = 0.3
-    damping: float = 1.0
+    n_steps_each: int = attrs.field(default=20, validator=v.count)
+    step_scale: float = attrs.field(default=0.3, validator=v.positive)
+    damping: float = attrs.field(default=1.0, validator=v.positive)
 
     def nfe(self, kernel) -> int:
         return len(kernel.sigmas) * (self.n_steps_each + 1) + 1
 
     @torch.no_grad()
     def sample(self, estimator, kernel, x_init, *, generator=None, callback=None):
+        require_family(self, kernel)
         x = x_init
         sigmas = kernel.sigmas.tolist()
         keep = math.exp(-self.damping)
