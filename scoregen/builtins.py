@@ -27,6 +27,7 @@ from scoregen.kernels import (
     GaussianLadder,
     MaskingKernel,
     SubVPSDE,
+    grids,
 )
 from scoregen.objectives import (
     DenoisingScoreMatching,
@@ -37,8 +38,6 @@ from scoregen.objectives import (
     VarianceReducedSSM,
 )
 from scoregen.objectives.levels import SIGMA_DISTRIBUTIONS
-from scoregen.kernels import grids
-from scoregen.samplers.predictors import EulerMaruyama, ReverseDiffusion
 from scoregen.samplers import (
     DDIM,
     DPMPP2M,
@@ -60,6 +59,7 @@ from scoregen.samplers import (
 )
 from scoregen.samplers.guidance import Autoguidance, ClassifierFree, ClassifierGuidance
 from scoregen.samplers.posterior import DPS, MMPS, TDS, Replacement
+from scoregen.samplers.predictors import EulerMaruyama, ReverseDiffusion
 
 
 @hookimpl

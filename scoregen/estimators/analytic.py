@@ -9,6 +9,7 @@ and why it memorises.
 """
 
 import math
+from typing import Any
 
 import attrs
 import torch
@@ -119,7 +120,7 @@ class MixtureVelocity:
     """
 
     mixture: GaussianMixture
-    kernel: object
+    kernel: Any
     event_shape: tuple[int, ...] | None = attrs.field(default=None, converter=_shape)
     parameterisation = "velocity"
 
