@@ -341,7 +341,7 @@ def as_source(data, labels=None, *, convert: Converter = as_data, event_shape=No
             f"labels= goes with a tensor or array; {type(data).__name__} carries its own labels "
             "(as the second element of (x, y) items)"
         )
-    if isinstance(data, list) and data and isinstance(data[0], tuple):
+    if isinstance(data, list) and data and (isinstance(data[0], tuple) or is_image(data[0])):
         return DatasetRows(data, convert=convert, event_shape=event_shape)
     if isinstance(data, torch.Tensor | np.ndarray | list):
         return TensorRows(data, labels, convert=convert, event_shape=event_shape)
