@@ -84,7 +84,7 @@ def test_ode_sampler_converges_at_its_order(name, params, order, fast):
 def test_order_check_catches_a_wrong_coefficient(monkeypatch):
     """The check fails the third-order solver with its second-difference term halved — the public
     DPM-Solver++(3M) coefficient that scoregen.samplers.dpm corrects."""
-    import scoregen.samplers.dpm as dpm
+    from scoregen.samplers import dpm
 
     monkeypatch.setattr(dpm, "SECOND_DIFFERENCE_WEIGHT", 1.0)
     with pytest.raises(AssertionError, match="slope"):
