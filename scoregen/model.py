@@ -159,6 +159,11 @@ class ScoreModel:
             vocab = {"vocab_size": self.kernel.vocab_size} if hasattr(self.kernel, "vocab_size") else {}
             estimator = instantiate("estimator", self._estimator_spec, self._registry, event_shape=tuple(event_shape), **vocab)
         require_family(estimator, self.kernel)
+        if vocab and getattr(estimator, "vocab_size", vocab["vocab_size"]) != vocab["vocab_size"]:
+            raise ConfigError(
+                f"the estimator's vocab_size={estimator.vocab_size} differs from the kernel's {vocab['vocab_size']}; "
+                "leave it out (the estimator takes the kernel's)"
+            )
         return _moved(estimator, self._device) or estimator
 
     @property

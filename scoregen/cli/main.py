@@ -15,7 +15,7 @@ def _cmd_demo(args) -> int:
         "ncsn": (demo.run_demo, "runs/demo", 10_000, 4000, "score_field.png"),
         "masked": (demo_masked.run_masked_demo, "runs/demo-masked", 2000, 64, "imputation.png"),
     }[args.preset]
-    from scoregen.cli_train import output_folder
+    from scoregen.cli.train import output_folder
 
     out = output_folder(args.out or out)
     metrics = run(out, steps=args.steps or steps, n_samples=args.samples or samples, seed=args.seed, progress=not args.quiet)
