@@ -5,6 +5,7 @@ with and without the cosine learning-rate decay and the EMA of weights (4 000 sa
 """
 
 import torch
+
 from scoregen import build, data
 from scoregen.metrics import mode_stats, sliced_wasserstein
 

@@ -1,150 +1,167 @@
-"""Quality versus cost of every Gaussian sampler on the 8-mode ring.
+"""Every Gaussian sampler's quality against its number of score evaluations (NFE) on the 8-mode ring.
 
-    python benchmarks/samplers.py [--samples 3000] [--repeats 3] [--train-steps 5000] [--plot docs/samplers.png]
+    OMP_NUM_THREADS=1 flock /tmp/scoregen-bench.lock python benchmarks/samplers.py \
+        [--samples 10000] [--seeds 0 1 2] [--model runs/bench-samplers-ve-sde] [--plot docs/img/samplers.png]
 
-For each sampler and a budget of about 10, 30, 100, 300, 1000 score evaluations (NFE), draws
-``--samples`` samples ``--repeats`` times (seeds 0, 1, …, each compared with its own fresh draw
-of the truth) with (a) the exact perturbed-mixture score, which isolates the sampler's own error,
-and (b) an ``ncsn`` network trained here (on the ``ve`` kernel: the ``ncsn`` preset trained at
-every σ, so ladder and continuous samplers query levels it has seen). Prints a markdown table of
-the mean sliced-W2 / floor (floor: the same metric between two independent draws of the truth,
-averaged over ``2 · repeats`` pairs; a single draw's value varies by about ±40%) with the measured
-NFE, the within-mode spread (std of the offsets from the nearest mode / 0.3) and seconds per
-1000 samples, and writes the curves as a PNG. The 1-D ladder sampler
-``langevin`` (one level, no annealing) is left out: it is not meant to start from the prior.
+Two estimators, on the ``ve-sde`` preset's kernel (VE, σ from 10 to 0.01): the exact
+perturbed-mixture score (the error is the sampler's own) and the ``ve-sde`` preset's network
+trained as in ``benchmarks/quality.py`` (10 000 steps, batch 256, Adam at 10⁻³, seed 0), trained
+once and cached under ``--model``. Each sampler runs at budgets of about 5, 10, 20, 40 and 100 NFE
+(the step count that spends the budget; the measured NFE is printed), ``--samples`` samples for
+each of ``--seeds``. A row is the mean over the seeds of the four numbers of
+:func:`scoregen.metrics.mixture_quality` — coverage, max/min occupancy, within-mode spread (over
+the true 0.3) and mean exact log p — and the seconds per 1000 samples. The truth's own values
+(``--samples`` true draws) head the table.
 """
 
 import argparse
-import math
+import json
 import time
+from pathlib import Path
 
 import torch
 
-from scoregen import build, data
-from scoregen.metrics import sliced_wasserstein
+from scoregen import build, data, load
+from scoregen.config import resolve
+from scoregen.estimators.analytic import MixtureScore
+from scoregen.metrics import mixture_quality
 
-BUDGETS = (10, 30, 100, 300, 1000)
-
-
-def cas_params(nfe: int, kernel) -> dict:
-    """CAS with one level per evaluation; η/σ_L² = max(0.2, 1 − γ) fits the ladder ratio γ."""
-    sigmas = kernel.sigmas.double()
-    gamma = (sigmas[-1] / sigmas[0]).item() ** (1 / max(nfe - 1, 1))
-    return {"name": "consistent-annealed", "n_levels": nfe, "step_lr": sigmas[-1].item() ** 2 * min(1.0, max(0.2, 1.01 * (1 - gamma)))}
+RING = data.ring_mixture()
+BUDGETS = (5, 10, 20, 40, 100)
 
 
-def configurations(kernel):
-    """(sampler label, [sampler spec for each budget])."""
-    yield "annealed-langevin", [{"name": "annealed-langevin", "n_steps_each": max(1, round((b - 1) / 10))} for b in BUDGETS]
-    yield "consistent-annealed (plugin)", [cas_params(b, kernel) for b in BUDGETS]
-    yield "reverse-sde (EM)", [{"name": "reverse-sde", "n_steps": b - 1} for b in BUDGETS]
-    yield "pc (RD + 1 Langevin)", [{"name": "pc", "n_steps": max(1, (b - 1) // 2)} for b in BUDGETS]
-    yield "ode (Heun)", [{"name": "ode", "n_steps": max(1, b // 2)} for b in BUDGETS]
-    yield "ode (RK45)", [{"name": "ode", "method": "RK45", "rtol": tol, "atol": tol} for tol in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)]
+def one_per_step(name, **params):
+    return lambda nfe: {"name": name, "n_steps": nfe, **params}
 
 
-class Counted:
-    """An estimator that counts its evaluations."""
+SAMPLERS = {
+    "euler": one_per_step("euler"),
+    "heun": lambda nfe: {"name": "heun", "n_steps": (nfe + 1) // 2},
+    "edm (S_churn 10)": lambda nfe: {"name": "edm", "n_steps": (nfe + 1) // 2, "S_churn": 10.0},
+    "euler-ancestral": one_per_step("euler-ancestral"),
+    "ddim": one_per_step("ddim"),
+    "dpm-solver (order 2)": lambda nfe: {"name": "dpm-solver", "order": 2, "n_steps": nfe // 2 + 1},
+    "dpm-solver (order 3)": lambda nfe: {"name": "dpm-solver", "order": 3, "n_steps": max(1, (nfe - 1) // 3 + 1)},
+    "dpm++2m": one_per_step("dpm++2m"),
+    "dpm++2m-sde": one_per_step("dpm++2m-sde"),
+    "dpm++3m-sde": one_per_step("dpm++3m-sde"),
+    "unipc (bh2, order 3)": one_per_step("unipc"),
+    "unipc (bh1, order 2)": one_per_step("unipc", variant="bh1", order=2),
+    "unipc (bh2, order 2, σ_min 0.06)": one_per_step("unipc", order=2, grid={"name": "karras", "sigma_min": 0.06}),
+    "dpm++2m (σ_min 0.06)": one_per_step("dpm++2m", grid={"name": "karras", "sigma_min": 0.06}),
+    "dpm++2m-sde (σ_min 0.06)": one_per_step("dpm++2m-sde", grid={"name": "karras", "sigma_min": 0.06}),
+    "lms (order 4)": one_per_step("lms"),
+    "annealed-langevin": lambda nfe: {"name": "annealed-langevin", "n_steps_each": max(1, (nfe - 1) // 10)},
+    "reverse-sde": lambda nfe: {"name": "reverse-sde", "n_steps": max(1, nfe - 1)},
+    "pc": lambda nfe: {"name": "pc", "n_steps": max(1, (nfe - 1) // 2)},
+    "ode (Heun, uniform t)": lambda nfe: {"name": "ode", "n_steps": max(1, nfe // 2)},
+}
 
-    def __init__(self, fn):
-        self.fn, self.calls = fn, 0
 
-    def __call__(self, x, sigma):
-        self.calls += 1
-        return self.fn(x, sigma)
-
-
-def within_mode_spread(x, ring=data.ring_mixture()) -> float:
-    """Std of the offsets from the nearest mode over the true std 0.3 (1 is right): sliced-W2 at
-    these sample sizes is dominated by the mode counts' fluctuation and hardly sees the spread."""
-    means = ring.means
-    offsets = x.double() - means[torch.cdist(x.double(), means).argmin(dim=1)]
-    return offsets.std().item() / 0.3
+def trained_model(path: Path, steps: int):
+    """The ``ve-sde`` network trained as benchmarks/quality.py trains it (seed 0), cached at ``path``."""
+    if (path / "config.json").exists():
+        return load(path)
+    train = RING.sample(steps * 256, generator=torch.Generator().manual_seed(1000)).float()
+    model = build("ve-sde", seed=0).fit(train, steps=steps, batch_size=256, lr=1e-3, seed=0, progress=False)
+    model.save(path)
+    return model
 
 
-def run(estimator_fn, kernel_spec, truths, floor, n):
-    """Each configuration sampled once per truth draw (seeds 0, 1, …): mean sliced-W2 / floor."""
+def measure(label: str, model, n: int, seeds) -> list[dict]:
+    """Every sampler at every budget through ``model.sample``: the mean over ``seeds`` of the four
+    numbers, the exact NFE (``sampler.nfe``) and the seconds per 1000 samples."""
     rows = []
-    for label, specs in configurations(build("ncsn", kernel=kernel_spec).kernel):
-        for spec in specs:
-            counted = Counted(estimator_fn)
-            model = build("ncsn", kernel=kernel_spec, estimator=counted, event_shape=(2,), sampler=spec)
-            distances, spreads, seconds = [], [], 0.0
-            for seed, truth in enumerate(truths):
-                start = time.perf_counter()
-                x = model.sample(n, seed=seed)
-                seconds += time.perf_counter() - start
-                finite = bool(torch.isfinite(x).all())
-                distances.append(sliced_wasserstein(x, truth, generator=torch.Generator().manual_seed(0)) if finite else math.inf)
-                spreads.append(within_mode_spread(x) if finite else math.inf)
-            rows.append({"sampler": label, "nfe": counted.calls // len(truths), "ratio": sum(distances) / len(distances) / floor,
-                         "spread": sum(spreads) / len(spreads), "seconds": seconds * 1000 / (n * len(truths))})
+    for name, spec_of in SAMPLERS.items():
+        for budget in BUDGETS:
+            spec = spec_of(budget)
+            qualities, seconds = [], 0.0
+            for seed in seeds:
+                started = time.perf_counter()
+                x = model.sample(n, seed=seed, sampler=spec)
+                seconds += time.perf_counter() - started
+                qualities.append(mixture_quality(x, RING) if bool(torch.isfinite(x).all()) else None)
+            good = [q for q in qualities if q is not None]
+            mean = {k: sum(q[k] for q in good) / len(good) for k in good[0]} if good else {}
+            rows.append({"estimator": label, "sampler": name, "budget": budget, "nfe": resolve("sampler", spec).nfe(model.kernel),
+                         "seconds_per_1000": seconds / len(seeds) / n * 1000, "finite": len(good) == len(seeds), **mean})
+            print(row_text(rows[-1]), flush=True)
     return rows
 
 
-def table(rows) -> str:
-    by = {}
-    for r in rows:
-        by.setdefault(r["sampler"], []).append(r)
-    lines = ["| sampler | " + " | ".join(f"≈{b}" for b in BUDGETS) + " |", "|---" * (len(BUDGETS) + 1) + "|"]
-    for label, rs in by.items():
-        cells = [f"{r['ratio']:.2f} · {r['spread']:.2f} ({r['nfe']}, {r['seconds']:.2f}s)" for r in rs]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def row_text(row: dict) -> str:
+    if not row.get("finite", True):
+        return f"| {row['sampler']} | {row['nfe']} | non-finite | | | | |"
+    return (f"| {row['sampler']} | {row['nfe']} | {row['coverage']:.4f} | {row['occupancy']:.3f} | {row['spread']:.3f} | "
+            f"{row['log_p']:.3f} | {row['seconds_per_1000']:.3f} |")
 
 
-def plot(results, path):
+def meets(row: dict, truth: dict, *, strict: bool) -> bool:
+    """The issue's targets: coverage ≥ 0.985 and occupancy ≤ 1.2, and (``strict``) spread within 5%
+    of the truth's and mean log p within 0.05 of it."""
+    ok = row.get("finite", False) and row["coverage"] >= 0.985 and row["occupancy"] <= 1.2
+    if strict:
+        ok = ok and abs(row["spread"] - truth["spread"]) <= 0.05 * truth["spread"] and abs(row["log_p"] - truth["log_p"]) <= 0.05
+    return ok
+
+
+def plot(rows: list[dict], truth: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), sharey=True)
-    for ax, (title, rows) in zip(axes, results.items()):
-        by = {}
-        for r in rows:
-            by.setdefault(r["sampler"], []).append(r)
-        for label, rs in by.items():
-            ax.plot([r["nfe"] for r in rs], [min(r["ratio"], 50) for r in rs], marker="o", label=label)
-        ax.axhline(1.0, color="k", lw=0.8, ls="--")
-        ax.axhline(1.2, color="grey", lw=0.8, ls=":")
-        ax.set(xscale="log", yscale="log", xlabel="score evaluations (NFE)", title=title)
-    axes[0].set_ylabel("sliced W2 / floor")
-    axes[0].legend(fontsize=8)
+    estimators = sorted({r["estimator"] for r in rows})
+    fig, axes = plt.subplots(2, len(estimators), figsize=(6.5 * len(estimators), 8), squeeze=False)
+    for col, est in enumerate(estimators):
+        for name in SAMPLERS:
+            mine = [r for r in rows if r["estimator"] == est and r["sampler"] == name and r.get("finite")]
+            nfe = [r["nfe"] for r in mine]
+            style = "--" if name in ("annealed-langevin", "reverse-sde", "pc", "ode (Heun, uniform t)") else "-"
+            axes[0][col].plot(nfe, [r["coverage"] for r in mine], style, marker="o", ms=3, label=name)
+            axes[1][col].plot(nfe, [r["log_p"] for r in mine], style, marker="o", ms=3, label=name)
+        for ax, key, lims, target in ((axes[0][col], "coverage", (0.9, 1.0), 0.985), (axes[1][col], "log_p", (-3.2, -2.3), None)):
+            ax.axhline(truth[key], color="k", lw=1)
+            if target:
+                ax.axhline(target, color="k", lw=0.5, ls=":")
+            ax.set_xscale("log")
+            ax.set_ylim(*lims)
+            ax.set_xlabel("score evaluations (NFE)")
+            ax.set_ylabel({"coverage": "coverage (within 3 std of a mode)", "log_p": "mean exact log p"}[key])
+            ax.set_title(est)
+    axes[0][-1].legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=3000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--train-steps", type=int, default=5000)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--plot", default="docs/samplers.png")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--train-steps", type=int, default=10_000)
+    parser.add_argument("--model", type=Path, default=Path("runs/bench-samplers-ve-sde"))
+    parser.add_argument("--plot", type=Path, default=Path("docs/img/samplers.png"))
+    parser.add_argument("--json", type=Path, default=None, help="also write every row to this JSON-lines file")
+    parser.add_argument("--exact-only", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
 
-    ring = data.ring_mixture()
-    g = torch.Generator().manual_seed(7)
-    truths = [ring.sample(args.samples, generator=g).float() for _ in range(args.repeats)]
-    pairs = [(ring.sample(args.samples, generator=g).float(), ring.sample(args.samples, generator=g).float()) for _ in range(2 * args.repeats)]
-    floor = sum(sliced_wasserstein(a, b, generator=torch.Generator().manual_seed(0)) for a, b in pairs) / len(pairs)
-    print(f"floor (sliced W2 between two draws of {args.samples}, mean of {len(pairs)} pairs): {floor:.4f}")
-
-    results = {"exact score": run(ring.score_at, "gaussian", truths, floor, args.samples)}
-    print("\nexact perturbed-mixture score: sliced-W2/floor · spread (NFE, s per 1000 samples)\n")
-    print(table(results["exact score"]))
-
-    trained = build("ncsn", kernel="ve")
-    start = time.perf_counter()
-    trained.fit(data.gaussian_mixture_2d(20_000, seed=0), steps=args.train_steps, batch_size=256, seed=0, progress=False)
-    print(f"\ntrained ncsn (ve kernel, {args.train_steps} steps) in {time.perf_counter() - start:.0f}s")
-    results["trained ncsn"] = run(trained.estimator, "gaussian", truths, floor, args.samples)
-    print("\ntrained ncsn: sliced-W2/floor · spread (NFE, s per 1000 samples)\n")
-    print(table(results["trained ncsn"]))
-    plot(results, args.plot)
-    print(f"\nwrote {args.plot}")
+    truth = mixture_quality(RING.sample(args.samples, generator=torch.Generator().manual_seed(100)), RING)
+    print(f"truth ({args.samples} draws): coverage {truth['coverage']:.4f}, occupancy {truth['occupancy']:.3f}, "
+          f"spread {truth['spread']:.3f}, log p {truth['log_p']:.3f}")
+    header = "| sampler | NFE | coverage | occupancy | spread | log p | s / 1000 |\n|---|---|---|---|---|---|---|"
+    exact_model = build("ve-sde", estimator=MixtureScore.from_mixture(RING))
+    print("\n## exact score\n" + header)
+    rows = measure("exact score", exact_model, args.samples, args.seeds)
+    if not args.exact_only:
+        print("\n## trained ve-sde network\n" + header)
+        rows += measure("trained ve-sde", trained_model(args.model, args.train_steps), args.samples, args.seeds)
+    for est, strict, limit in (("exact score", True, 10), ("trained ve-sde", False, 20)):
+        hits = [r for r in rows if r["estimator"] == est and r["nfe"] <= limit and meets(r, truth, strict=strict)]
+        print(f"\n{est}: meeting the target at ≤ {limit} NFE: " + (", ".join(f"{r['sampler']} ({r['nfe']})" for r in hits) or "none"))
+    plot(rows, truth, args.plot)
+    if args.json:
+        args.json.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ import numbers
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from scoregen.errors import ConfigError
 
-Validator = Callable[[object, object, object], None]
+Validator = Callable[[Any, Any, Any], None]  # Any, not object: attrs infers the field type from it
 
 
 def _name(attribute) -> str:
@@ -200,3 +201,19 @@ non_negative = real(non_negative=True)
 count = integer(minimum=1)
 non_negative_count = integer(minimum=0)
 probability = real(non_negative=True, at_most=1.0)
+
+
+def registered(kind: str) -> Validator:
+    """attrs validator: a registered component of ``kind`` by name or as a dict with ``name``
+    (:func:`scoregen.config.resolve`), or an object; an unknown name lists the known ones."""
+
+    def validate(instance, attribute, value) -> None:
+        from scoregen.config import resolve
+        from scoregen.errors import UnknownComponentError
+
+        try:
+            resolve(kind, value)
+        except UnknownComponentError as exc:
+            raise ConfigError(f"{_name(attribute)}: {exc}") from None
+
+    return validate

@@ -14,16 +14,49 @@ from scoregen.estimators import (
     NoiseConditionalMLP,
     NoiseConditionalUNet,
 )
+from scoregen.estimators.parameterisation import PARAMETERISATIONS
+from scoregen.estimators.precond import PRECONDITIONINGS
 from scoregen.hookspecs import hookimpl
-from scoregen.kernels import VESDE, VPSDE, CosineVP, EDMKernel, FlowKernel, GaussianLadder, MaskingKernel, SubVPSDE
+from scoregen.kernels import (
+    VESDE,
+    VPSDE,
+    CosineVP,
+    EDMKernel,
+    FlowKernel,
+    GaussianLadder,
+    MaskingKernel,
+    SubVPSDE,
+    grids,
+)
 from scoregen.objectives import (
     DenoisingScoreMatching,
+    FlowMatching,
     ImplicitScoreMatching,
     MaskedCrossEntropy,
     SlicedScoreMatching,
     VarianceReducedSSM,
 )
-from scoregen.samplers import AnnealedLangevin, Langevin, PredictorCorrector, ProbabilityFlowODE, ReverseSDE, Unmask
+from scoregen.objectives.levels import SIGMA_DISTRIBUTIONS
+from scoregen.samplers import (
+    DDIM,
+    DPMPP2M,
+    DPMPP2MSDE,
+    DPMPP3MSDE,
+    LMS,
+    AnnealedLangevin,
+    DPMSolver,
+    EDMStochastic,
+    Euler,
+    EulerAncestral,
+    Heun,
+    Langevin,
+    PredictorCorrector,
+    ProbabilityFlowODE,
+    ReverseSDE,
+    UniPC,
+    Unmask,
+)
+from scoregen.samplers.predictors import EulerMaruyama, ReverseDiffusion
 
 
 @hookimpl
@@ -59,6 +92,25 @@ def scoregen_register(registry) -> None:
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)
     registry.add("preset", "masked", presets.masked)
+    registry.add("grid", "karras", grids.Karras)
+    registry.add("grid", "exponential", grids.Exponential)
+    registry.add("grid", "polyexponential", grids.PolyExponential)
+    registry.add("grid", "uniform-t", grids.UniformTime)
+    registry.add("grid", "uniform-logsnr", grids.UniformLogSNR)
+    registry.add("grid", "ladder", grids.Ladder)
+    registry.add("sampler", "euler", Euler)
+    registry.add("sampler", "heun", Heun)
+    registry.add("sampler", "edm", EDMStochastic)
+    registry.add("sampler", "euler-ancestral", EulerAncestral)
+    registry.add("sampler", "ddim", DDIM)
+    registry.add("sampler", "dpm-solver", DPMSolver)
+    registry.add("sampler", "dpm++2m", DPMPP2M)
+    registry.add("sampler", "dpm++2m-sde", DPMPP2MSDE)
+    registry.add("sampler", "dpm++3m-sde", DPMPP3MSDE)
+    registry.add("sampler", "unipc", UniPC)
+    registry.add("sampler", "lms", LMS)
+    registry.add("predictor", "euler-maruyama", EulerMaruyama)
+    registry.add("predictor", "reverse-diffusion", ReverseDiffusion)
     registry.add("dataset", "digits", digits_dataset)
     registry.add("dataset", "digits-tokens", digits_tokens)
     registry.add("dataset", "gmm", gaussian_mixture_2d)
@@ -66,3 +118,11 @@ def scoregen_register(registry) -> None:
     registry.add("dataset", "npy", read_npy)
     registry.add("dataset", "npz", read_npz)
     registry.add("dataset", "csv", read_csv)
+    registry.add("objective", "flow-matching", FlowMatching)
+    registry.add("preset", "flow-matching", presets.flow_matching)
+    for name, parameterisation in PARAMETERISATIONS.items():
+        registry.add("parameterisation", name, parameterisation)
+    for name, distribution in SIGMA_DISTRIBUTIONS.items():
+        registry.add("sigma-distribution", name, distribution)
+    for name, preconditioning in PRECONDITIONINGS.items():
+        registry.add("preconditioning", name, preconditioning)

@@ -107,6 +107,19 @@ class ModelConfig:
         return cls.from_dict(json.loads(text))
 
 
+def check_parameters(kind: str, name: str, factory, params) -> dict:
+    """The keyword parameters ``factory`` accepts; an unknown name in ``params`` is a
+    :class:`ConfigError` naming the known ones and the closest match."""
+    accepted = parameters_of(factory)
+    if accepted:
+        for key in params:
+            if key not in accepted:
+                close = difflib.get_close_matches(key, list(accepted), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"{kind} {name!r} has no parameter {key!r}{hint}; its parameters: {', '.join(accepted)}")
+    return accepted
+
+
 def instantiate(kind: str, spec: ComponentSpec, registry: Registry, **context):
     """Build component ``spec`` of ``kind``: ``factory(**spec.params, **context)``.
 
@@ -121,15 +134,7 @@ def instantiate(kind: str, spec: ComponentSpec, registry: Registry, **context):
             f"as {kind}=..."
         )
     entry = registry.get(kind, spec.name)
-    accepted = parameters_of(entry.factory)
-    if accepted:
-        for key in spec.params:
-            if key not in accepted:
-                close = difflib.get_close_matches(key, list(accepted), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(
-                    f"{kind} {spec.name!r} has no parameter {key!r}{hint}; its parameters: {', '.join(accepted)}"
-                )
+    accepted = check_parameters(kind, spec.name, entry.factory, spec.params)
     kwargs = dict(spec.params)
     for key, value in context.items():
         if key not in kwargs and (not accepted or key in accepted):
@@ -159,3 +164,24 @@ def describe(kind: str, component, registry: Registry) -> ComponentSpec:
     else:
         params = dict(getattr(component, "hparams", {}))
     return ComponentSpec(name=name, params=params)
+
+
+def resolve(kind: str, value, registry: Registry | None = None):
+    """A component of ``kind`` from a registered name (``"karras"``), a dict holding ``name`` and
+    the factory's parameters (``{"name": "karras", "rho": 5}``), or an object (returned as it is).
+
+    The parts' own extension points (a sampler's ``grid``, a predictor) are given this way, so a
+    saved config keeps the name or the dict and a typo fails when the part is built.
+    """
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, dict):
+        return value
+    if "name" not in value:
+        raise ConfigError(f"a {kind} is given as a name or a dict with 'name', got {value!r}")
+    if registry is None:
+        from scoregen.plugins import get_registry
+
+        registry = get_registry()
+    params = {k: v for k, v in value.items() if k != "name"}
+    return instantiate(kind, ComponentSpec(name=value["name"], params=params), registry)

@@ -41,6 +41,10 @@ class CheckpointError(ScoregenError, OSError):
     """A saved model is missing, truncated, corrupted or unsafe to load."""
 
 
+class MissingExtraError(ScoregenError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+
 class PluginLoadWarning(UserWarning):
     """A plugin could not be loaded; the others still are."""
 

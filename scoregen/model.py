@@ -3,6 +3,7 @@ verbs :func:`build` and :func:`load`."""
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import torch
@@ -17,6 +18,9 @@ from scoregen.errors import CheckpointError, ConfigError, IncompatibleKernelErro
 from scoregen.kernels.base import require_family
 from scoregen.plugins import get_registry
 from scoregen.registry import Registry
+
+if TYPE_CHECKING:
+    from scoregen.training.ema import EMA
 
 EMA_PREFIX = "ema/"
 
@@ -105,7 +109,7 @@ class ScoreModel:
             self.estimator = self._make_estimator(self.event_shape)
         self.step = 0
         self.history: list[dict] = []
-        self.ema = None  # a scoregen.training.EMA once trained with one: sample and score use it
+        self.ema: EMA | None = None  # a scoregen.training.EMA once trained with one: sample and score use it
         self._compile: dict | None = None  # torch.compile options once compile() was called
         self._compiled: dict[int, tuple] = {}
         self.to(self._device)
@@ -218,6 +222,14 @@ class ScoreModel:
         estimator = self._require_estimator(action)
         return self.compiled(estimator if self.ema is None else self.ema.module)
 
+    def _score_function(self, action: str):
+        """The plain ``(x̂, σ) → score`` callable of the sampling estimator on this kernel: a
+        network that predicts ε, x₀, v or a velocity is converted here, so that samplers and the
+        likelihood never learn of it (:func:`~scoregen.estimators.parameterisation.as_score`)."""
+        from scoregen.estimators.parameterisation import as_score
+
+        return as_score(self.sampling_estimator(action), self.kernel)
+
     def parameters(self):
         """The estimator's trainable parameters (none for an analytic estimator)."""
         est = self._require_estimator("list parameters")
@@ -299,6 +311,7 @@ class ScoreModel:
         *,
         seed: int | None = None,
         generator: torch.Generator | None = None,
+        first: int = 0,
         sampler=None,
         callback: Callable[[dict], None] | None = None,
         progress: bool = False,
@@ -314,6 +327,15 @@ class ScoreModel:
         ``sampler`` replaces the model's sampler for this call (a registered name, a dict of
         parameters for the current one, or an object). ``seed`` or ``generator`` makes the draw
         reproducible; with neither, it is seeded non-deterministically.
+
+        Per-sample seeds (:mod:`scoregen.seeds`): with ``seed`` (and no ``generator``), sample
+        ``i`` depends on the seed and on ``i`` alone, so ``sample(n, seed=s)[:k]`` equals
+        ``sample(k, seed=s)`` and ``sample(n, seed=s, first=k)`` draws samples ``k … k+n−1`` of
+        that same set. This holds when the sampler and the kernel draw per sample
+        (``per_sample_noise``; every built-in does) and the sampler treats samples independently
+        (not ``pc``, whose step averages over the batch, nor an adaptive scipy ``ode``); other
+        parts get one ``torch.Generator`` for the batch. A ``generator`` always draws the batch
+        as one.
 
         Imputation: ``known [n or 1, *E]`` with a bool ``mask`` (broadcastable, true where known)
         samples the other coordinates given these (samplers with ``can_impute``; see
@@ -337,27 +359,44 @@ class ScoreModel:
             from scoregen.samplers.impute import condition
 
             extra["known"] = condition(sampler, known, mask, n, self.event_shape, convert=self.converter, device=self._device)
-        generator = _generator(seed, generator, self._device)
+        generator = self._random_source(seed, generator, first, n, sampler)
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
         if isinstance(estimator, nn.Module):
             estimator.eval()
-        if progress:
-            callback = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel))
+        bar = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel)) if progress else None
         try:
             with torch.no_grad():
-                out = sampler.sample(estimator, self.kernel, x_init, generator=generator, callback=callback, **extra)
+                out = sampler.sample(self._score_function("sample"), self.kernel, x_init, generator=generator, callback=bar or callback, **extra)
             return _check_finite(out, f"sampling with {type(sampler).__name__}")
         finally:
-            if progress:
-                callback.close()
+            if bar is not None:
+                bar.close()
+
+    def _random_source(self, seed, generator, first: int, n: int, sampler):
+        """Per-sample generators when the parts allow them and no generator is given, else one
+        generator for the batch (see :meth:`sample`)."""
+        first = v.check_int("first", first, minimum=0)
+        per_sample = all(getattr(part, "per_sample_noise", False) for part in (sampler, self.kernel))
+        if first and (generator is not None or not per_sample):
+            raise ConfigError(
+                "first= needs per-sample seeds: pass seed= (not generator=) with a sampler and kernel "
+                "that draw per sample (per_sample_noise)"
+            )
+        if generator is not None or not per_sample:
+            return _generator(seed, generator, self._device)
+        from scoregen.seeds import SampleGenerators
+
+        if seed is None:
+            seed = int(torch.randint(2**62, (), generator=make_generator()))
+        return SampleGenerators(seed, n, first=first, device=self._device)
 
     def log_prob(self, x, *, divergence: str = "auto", seed: int = 0, rtol: float = 1e-5, atol: float = 1e-5) -> torch.Tensor:
         """``log p(x)`` ``[N]`` in nats through the probability-flow ODE (see
-        :func:`scoregen.likelihood.log_prob`): the density of the data perturbed at the kernel's
+        :func:`scoregen.numerics.likelihood.log_prob`): the density of the data perturbed at the kernel's
         smallest noise level. ``divergence`` is ``"exact"``, ``"hutchinson"`` or ``"auto"``."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
-        estimator = self.sampling_estimator("compute log_prob")
+        estimator = self._score_function("compute log_prob")
         if getattr(self.kernel, "family", None) != "gaussian":
             raise IncompatibleKernelError(f"log_prob integrates the probability-flow ODE of a Gaussian kernel, not {type(self.kernel).__name__}")
         v.check_choice("divergence", divergence, ("auto", "exact", "hutchinson"))
@@ -371,13 +410,13 @@ class ScoreModel:
 
     def bits_per_dim(self, x, **kwargs) -> torch.Tensor:
         """``−log₂ p(x) / D`` ``[N]``; keyword arguments as in :meth:`log_prob`."""
-        from scoregen import likelihood
+        from scoregen.numerics import likelihood
 
         return likelihood.bits_per_dim(self.log_prob(x, **kwargs), self.event_shape)
 
     def score(self, x, sigma) -> torch.Tensor:
         """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or ``[B]``."""
-        estimator = self.sampling_estimator("evaluate the score")
+        estimator = self._score_function("evaluate the score")
         if getattr(self.kernel, "family", None) != "gaussian":
             raise IncompatibleKernelError(f"score is the Gaussian family's verb; {type(self.kernel).__name__} has logits, not a score")
         data = as_data(x, self.event_shape, name="x").to(self._device)
@@ -398,7 +437,7 @@ class ScoreModel:
         estimator = self._require_estimator("save")
         state = dict(estimator.state_dict()) if isinstance(estimator, nn.Module) else None
         ema = None
-        if self.ema is not None:
+        if self.ema is not None and state is not None:
             state.update({EMA_PREFIX + k: v for k, v in self.ema.state_dict().items()})
             ema = {"decay": self.ema.decay, "updates": self.ema.updates}
         meta = {"scoregen": scoregen.__version__, "step": self.step, "history": self.history, "ema": ema}
@@ -460,8 +499,10 @@ def _with_progress(callback, total):
     bar = tqdm(total=total, desc="sample", unit="eval")
 
     class _Progress:
+        """Counts score evaluations (``info["nfe"]``), or callbacks where a sampler reports none."""
+
         def __call__(self, info):
-            bar.update(1)
+            bar.update(info["nfe"] - bar.n if "nfe" in info else 1)
             if callback is not None:
                 callback(info)
 
@@ -504,7 +545,8 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, device=Non
     unknown = set(overrides) - set(allowed)
     if unknown:
         raise ConfigError(f"unknown override(s) {sorted(unknown)}; build accepts {', '.join(allowed)}")
-    changes, objects = {}, {}
+    changes: dict[str, Any] = {}
+    objects: dict[str, Any] = {}
     for key, value in overrides.items():
         if key in PARTS and not isinstance(value, str | dict):
             objects[key] = value

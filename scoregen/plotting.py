@@ -7,8 +7,11 @@ from pathlib import Path
 
 import torch
 
+from scoregen._extras import require
+
 
 def _pyplot():
+    require("plot")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,14 +84,14 @@ def plot_image_grid(images: torch.Tensor, path, *, nrow: int | None = None, titl
     import math
 
     plt = _pyplot()
-    images = images.detach().cpu().clamp(0, 1).numpy()
-    n, c = images.shape[:2]
+    pixels = images.detach().cpu().clamp(0, 1).numpy()
+    n, c = pixels.shape[:2]
     nrow = nrow or math.ceil(math.sqrt(n))
     rows = math.ceil(n / nrow)
     fig, axes = plt.subplots(rows, nrow, figsize=(nrow * 0.6, rows * 0.6), dpi=120, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, img in zip(axes.ravel(), images):
+    for ax, img in zip(axes.ravel(), pixels):
         ax.imshow(img[0] if c == 1 else img.transpose(1, 2, 0), cmap="gray_r" if c == 1 else None, vmin=0, vmax=1)
     if title:
         fig.suptitle(title, fontsize=8)

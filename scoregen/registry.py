@@ -10,6 +10,7 @@ import weakref
 from collections.abc import Callable, Iterator
 
 import attrs
+
 from scoregen.errors import DuplicateComponentError, UnknownComponentError
 
 KINDS = (
@@ -24,6 +25,7 @@ KINDS = (
     "predictor",  # one reverse step of the predictor-corrector family
     "sigma-distribution",  # where a Gaussian objective spends its noise levels
     "parameterisation",  # what a network predicts: score, eps, x0, v, velocity
+    "preconditioning",  # how a score network's raw output becomes a score (none, ncsn, edm)
     "guidance",  # how a condition tilts the score (classifier-free, classifier, autoguidance)
     "posterior",  # posterior samplers for inverse problems y = A x + noise
     "dataset",  # data sources fit and the CLI read
@@ -131,8 +133,11 @@ class Registry:
         """Record that ``component`` was made as ``name`` with ``params`` (by :func:`~scoregen.config.instantiate`),
         so :meth:`made_as` and :meth:`name_of` know it even when its factory is a function."""
         key = id(component)
+        def forget(_: object) -> None:
+            self._made.pop(key, None)
+
         try:
-            ref = weakref.ref(component, lambda _, key=key: self._made.pop(key, None))
+            ref = weakref.ref(component, forget)
         except TypeError:  # not weakly referenceable: the class is matched instead
             return
         self._made[key] = (ref, kind, name, dict(params))

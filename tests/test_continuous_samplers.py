@@ -194,3 +194,62 @@ def test_predictor_runs_before_corrector(ring):
     levels = kernel.noise_level(kernel.time_grid(4)).tolist()
     assert seen == pytest.approx([levels[0], levels[1], levels[1], levels[2], levels[2], levels[3], levels[3], levels[4]], rel=1e-5)
     assert isinstance(ReverseSDE().nfe(kernel), int)
+
+
+# ------------------------------------------------- the callback schema, the progress bar, predictors
+
+
+@pytest.mark.parametrize(
+    ("sampler", "total"),
+    [({"name": "reverse-sde", "n_steps": 7}, 8), ({"name": "pc", "n_steps": 5, "n_corrector_steps": 2}, 16),
+     ({"name": "ode", "n_steps": 4}, 8), ({"name": "dpm++2m", "n_steps": 6}, 6)],
+)
+def test_callbacks_report_the_schema_and_the_evaluations_so_far(sampler, total):
+    from scoregen.estimators.analytic import MixtureScore
+
+    ring = GaussianMixture.ring()
+    model = build("ncsn", estimator=MixtureScore.from_mixture(ring), sampler=sampler, event_shape=(2,))
+    seen = []
+    model.sample(3, seed=0, callback=seen.append)
+    assert all({"step", "nfe", "sigma", "t", "x"} <= set(info) for info in seen)
+    assert seen[-1]["nfe"] == total == model.sampler.nfe(model.kernel)
+    assert [info["nfe"] for info in seen] == sorted(info["nfe"] for info in seen)
+
+
+def test_the_progress_bar_counts_score_evaluations(monkeypatch):
+    """The predictor–corrector bar reaches its total (it stopped near half when it counted steps)."""
+    import tqdm.auto
+
+    from scoregen.estimators.analytic import MixtureScore
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total, **kwargs):
+            self.total, self.n = total, 0
+            bars.append(self)
+
+        def update(self, k):
+            self.n += k
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    model = build("ncsn", estimator=MixtureScore.from_mixture(GaussianMixture.ring()), sampler={"name": "pc", "n_steps": 5}, event_shape=(2,))
+    model.sample(2, seed=0, progress=True)
+    assert bars[0].total == 11 and bars[0].n == 11
+
+
+def test_predictors_are_registered_components():
+    from scoregen.samplers.predictors import EulerMaruyama
+
+    ring = GaussianMixture.ring()
+    from scoregen.estimators.analytic import MixtureScore
+
+    model = build("ncsn", estimator=MixtureScore.from_mixture(ring), event_shape=(2,))
+    by_name = model.sample(50, seed=0, sampler={"name": "pc", "n_steps": 20, "predictor": "euler-maruyama"})
+    by_object = model.sample(50, seed=0, sampler=PredictorCorrector(n_steps=20, predictor=EulerMaruyama()))
+    assert torch.equal(by_name, by_object)
+    with pytest.raises(ConfigError, match="did you mean 'euler-maruyama'"):
+        PredictorCorrector(predictor="euler-maruyam")

@@ -5,8 +5,6 @@ import math
 
 import pytest
 import torch
-
-from scoregen.samplers.impute import Known
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +14,7 @@ from scoregen.estimators import ExactDiscrete
 from scoregen.kernels import MaskingKernel
 from scoregen.objectives import MaskedCrossEntropy
 from scoregen.samplers import Unmask
+from scoregen.samplers.impute import Known
 
 SCHEDULES = ("linear", "cosine")
 

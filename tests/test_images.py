@@ -9,11 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoregen import build, data
-from scoregen.kernels import techniques
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError, DataError
 from scoregen.estimators import NoiseConditionalUNet
-from scoregen.kernels import GaussianLadder
+from scoregen.kernels import GaussianLadder, techniques
 from scoregen.metrics import frechet_distance
 from scoregen.samplers import AnnealedLangevin
 

@@ -49,7 +49,7 @@ def test_fp16_uses_a_gradient_scaler_and_resumes_it(tmp_path):
 
 
 def test_an_unknown_precision_is_a_config_error():
-    with pytest.raises(ConfigError, match="precision must be one of 'fp32', 'bf16', 'fp16'"):
+    with pytest.raises(ConfigError, match="precision must be one of .fp32., .bf16., .fp16."):
         _small().fit(X, steps=1, progress=False, precision="fp8")
 
 

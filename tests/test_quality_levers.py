@@ -13,8 +13,7 @@ from scoregen.analytic import GaussianMixture
 from scoregen.errors import ConfigError
 from scoregen.estimators import EmpiricalScore, NoiseConditionalMLP
 from scoregen.estimators.precond import Preconditioner
-from scoregen.kernels import GaussianLadder
-from scoregen.kernels import VPSDE
+from scoregen.kernels import VPSDE, GaussianLadder
 from scoregen.objectives import DenoisingScoreMatching
 from scoregen.objectives.dsm import reference_target
 from scoregen.objectives.levels import sample_sigma

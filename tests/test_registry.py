@@ -14,7 +14,9 @@ def test_builtins_are_registered_through_the_hook_by_scoregen(registry):
     entries = {(e.kind, e.name): e.provider for e in registry}
     assert entries[("preset", "ncsn")] == "scoregen"
     assert entries[("sampler", "annealed-langevin")] == "scoregen"
-    assert {"kernel", "estimator", "objective", "sampler", "preset", "dataset"} <= {k for k, _ in entries}
+    kinds = {k for k, _ in entries}
+    assert {"kernel", "estimator", "objective", "sampler", "preset", "dataset", "parameterisation", "sigma-distribution"} <= kinds
+    assert entries[("grid", "karras")] == "scoregen"
 
 
 def test_unknown_name_lists_known_names_and_closest_match(registry):
@@ -73,7 +75,7 @@ def test_plugin_whose_hook_raises_is_skipped_by_name_and_the_rest_work():
 
 
 def test_name_of_knows_components_made_by_factory_functions():
-    from scoregen.config import describe, instantiate, ComponentSpec
+    from scoregen.config import ComponentSpec, describe, instantiate
     from scoregen.samplers import AnnealedLangevin
 
     def quick_langevin(*, steps: int = 3):

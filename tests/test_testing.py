@@ -225,7 +225,7 @@ class NoiselessAnnealedLangevin(AnnealedLangevin):
 
 
 def test_a_sampler_without_its_noise_term_is_caught():
-    budget = {"n_steps_each": 30, "step_lr": 5e-5}
+    budget = {"n_steps_each": 100, "step_lr": 2e-5}
     assert_sampler_recovers(AnnealedLangevin(**budget))
     with pytest.raises(AssertionError, match=r"does not recover[\s\S]*sample std"):
         assert_sampler_recovers(NoiselessAnnealedLangevin(**budget))
@@ -236,3 +236,45 @@ def test_sampler_check_reports_wrong_mode_weights():
     with pytest.raises(AssertionError, match=r"share of samples per component \[0\.\d+, 0\.\d+, 0\.[5-9]"):
         assert_sampler_recovers(AnnealedLangevin(n_steps_each=30, step_lr=5e-5), UNEQUAL, estimator=wrong)
     assert math.isclose(float(UNEQUAL.weights[0]), 0.7)
+
+
+def test_a_sign_error_in_a_band_of_noise_levels_is_caught():
+    """A sign error confined to 0.02 < σ < 0.08 passes a fixed grid (0.01, 0.1, 1, 10); the noise
+    levels are drawn at random, so both the assertion and the conformance check catch it."""
+    exact = MixtureScore.from_mixture(UNEQUAL)
+
+    def banded(x, sigma):
+        band = ((sigma > 0.02) & (sigma < 0.08)).reshape(-1, *(1,) * (x.ndim - 1))
+        return torch.where(band, -exact(x, sigma), exact(x, sigma))
+
+    banded.event_shape = (2,)
+    assert_score_close(banded, UNEQUAL, sigma=[0.01, 0.1, 1.0, 10.0])  # the fixed grid is blind to it
+    with pytest.raises(AssertionError, match=r"differs from the exact score[\s\S]*σ = 0\.0[2-7]"):
+        assert_score_close(banded, UNEQUAL)
+    with pytest.raises(AssertionError, match="differs from the exact score"):
+        check_estimator(banded, mixture=UNEQUAL)
+
+
+@attrs.frozen(kw_only=True)
+class DenoisesBySigma(AnnealedLangevin):
+    """Annealed Langevin whose final denoising step is ``x + σ_L s`` instead of ``x + σ_L² s``."""
+
+    @torch.no_grad()
+    def sample(self, estimator, kernel, x_init, *, generator=None, callback=None, known=None):
+        plain = AnnealedLangevin(n_steps_each=self.n_steps_each, step_lr=self.step_lr, denoise=False)
+        x = plain.sample(estimator, kernel, x_init, generator=generator, callback=callback)
+        last = float(kernel.sigmas[-1])
+        return x + last * estimator(x, torch.full((x.shape[0],), last))
+
+
+def test_a_final_denoising_step_wrong_by_a_factor_sigma_is_caught():
+    """Sliced-W2 is blind to it (samples collapse onto the modes); the within-mode spread is not."""
+    with pytest.raises(AssertionError, match=r"within-mode spread is 0\.0"):
+        check_sampler(DenoisesBySigma())
+
+
+def test_the_checks_hide_their_own_frames_from_tracebacks():
+    with pytest.raises(AssertionError) as excinfo:
+        check_sampler(DenoisesBySigma(n_steps_each=2))
+    shown = [str(entry.path) for entry in excinfo.traceback.filter(excinfo)]
+    assert shown and not any("scoregen/testing" in path for path in shown)

@@ -141,6 +141,21 @@ class GaussianMixture:
             whitened = torch.einsum("kij,nkj->nki", self._eigvecs.to(x.device), whitened)
         return -torch.einsum("nk,nkd->nd", resp, whitened).to(out_dtype)
 
+    def velocity_at(self, x, t, schedule) -> Tensor:
+        """The exact velocity of the Gaussian path ``x_t = m(t) x₀ + s(t) z`` (``x₀`` from this
+        mixture, ``z ~ N(0, I)``; ``schedule`` gives ``m, s, m', s'``, e.g. a kernel's):
+        ``u(x_t, t) = E[m' x₀ + s' z | x_t] = m' x̂₀ + s' ε̂`` with ``x̂ = x_t/m``, ``σ = s/m``,
+        ``x̂₀ = x̂ + σ² ∇log p_σ(x̂)`` and ``ε̂ = −σ ∇log p_σ(x̂)`` (Tweedie). It is also the
+        probability-flow ODE's drift ``f x_t − ½ g² ∇log p_t(x_t)``, and ``z − E[x₀ | x_t]``
+        on the linear interpolant. x [N, D] (the path's coordinates), t a number or [N] -> [N, D]."""
+        x_t, out_dtype = self._as_points(x)
+        t = torch.as_tensor(t, dtype=torch.float64, device=x_t.device).expand(x_t.shape[0])
+        m, s = (v.to(x_t.device)[:, None] for v in schedule.marginal(t))
+        dm, ds = (v.to(x_t.device)[:, None] for v in schedule.marginal_derivative(t))
+        x_hat, sigma = x_t / m, s / m
+        score = self.score_at(x_hat, sigma[:, 0])
+        return (dm * (x_hat + sigma**2 * score) - ds * sigma * score).to(out_dtype)
+
     def perturb(self, sigma: float) -> "GaussianMixture":
         """The mixture convolved with ``N(0, σ² I)``: covariances ``Σ_k + σ² I``, of the same kind
         (diagonal or full)."""

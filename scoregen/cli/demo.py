@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from scoregen import data
+from scoregen._extras import require
 from scoregen.metrics import mode_stats, sliced_wasserstein
 from scoregen.model import build
 
@@ -17,6 +18,7 @@ def run_demo(out="runs/demo", *, steps: int = 10_000, n_samples: int = 4000, see
     The sliced Wasserstein-2 distance is quoted beside its floor: the same metric between two
     independent true draws of the same size, on the same projections.
     """
+    require("plot")  # before the training, not after it
     out = Path(out)
     truth = data.ring_mixture()
     x = data.gaussian_mixture_2d(20_000, seed=seed)

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from scoregen import data
+from scoregen._extras import require
 from scoregen.model import build
 
 
@@ -30,6 +31,7 @@ def run_masked_demo(
     The NLL bound on the 360 test digits (bits per token, 16 draws of the masking time per digit,
     with its standard error) is quoted beside the independent-pixel baseline's exact NLL.
     """
+    require("plot", "digits")  # before the training, not after it
     out = Path(out)
     train, test = data.digits_tokens("train"), data.digits_tokens("test")
     model = build("masked").fit(train, steps=steps, batch_size=128, lr=2e-3, seed=seed, progress=progress)

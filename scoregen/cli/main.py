@@ -6,18 +6,19 @@ import json
 import sys
 
 from scoregen.registry import KINDS
+from scoregen.cli.threads import set_threads, threads_help
 
 
 def _cmd_demo(args) -> int:
     from scoregen.cli import demo, demo_masked
 
-    run, out, steps, samples, files = {
+    run, default_out, steps, samples, files = {
         "ncsn": (demo.run_demo, "runs/demo", 10_000, 4000, "score_field.png"),
         "masked": (demo_masked.run_masked_demo, "runs/demo-masked", 2000, 64, "imputation.png"),
     }[args.preset]
     from scoregen.cli.train import output_folder
 
-    out = output_folder(args.out or out)
+    out = output_folder(args.out or default_out)
     metrics = run(out, steps=args.steps or steps, n_samples=args.samples or samples, seed=args.seed, progress=not args.quiet)
     print(json.dumps(metrics, indent=2))
     print(f"wrote {out}/samples.png, {out}/{files}, {out}/metrics.json, {out}/model/")
@@ -45,10 +46,16 @@ def _cmd_list(args) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
+    import scoregen
+    from scoregen.registry import KINDS
+
     parser = argparse.ArgumentParser(prog="scoregen", description="Score-based generative models you can see and verify.")
+    parser.add_argument("--version", action="version", version=f"scoregen {scoregen.__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=int, default=None, help=f"CPU threads for torch (default: {threads_help()})")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="train NCSN on the 8-mode ring (or masked on the digits); write pictures and metrics")
+    demo = sub.add_parser("demo", parents=[common], help="train NCSN on the 8-mode ring (or masked on the digits); write pictures and metrics")
     demo.add_argument("--preset", choices=("ncsn", "masked"), default="ncsn", help="ncsn: the 2-D ring; masked: binary digits as tokens")
     demo.add_argument("--out", default=None, help="output folder (default: runs/demo, runs/demo-masked)")
     demo.add_argument("--steps", type=int, default=None, help="training steps (default: 10000 ncsn, 2000 masked)")
@@ -63,7 +70,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     from scoregen.cli.train import add_commands
 
-    add_commands(sub)
+    add_commands(sub, common)
     return parser
 
 
@@ -72,6 +79,7 @@ def main(argv=None) -> int:
 
     args = make_parser().parse_args(argv)
     try:
+        set_threads(getattr(args, "threads", None))
         return args.run(args)
     except ScoregenError as exc:
         print(f"scoregen: error: {_one_line(exc)}", file=sys.stderr)

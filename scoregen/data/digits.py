@@ -6,6 +6,7 @@ import functools
 import torch
 
 from scoregen import _validators as v
+from scoregen._extras import require
 from scoregen.errors import DataError
 
 
@@ -32,6 +33,7 @@ DIGITS_TEST = 360
 
 @functools.cache
 def _digits_arrays() -> tuple[torch.Tensor, torch.Tensor]:
+    require("digits")
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

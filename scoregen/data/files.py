@@ -74,7 +74,7 @@ class ImageFolder(torch.utils.data.Dataset):
     row is read.
     """
 
-    def __init__(self, root, *, size=None, channels: int | None = None, labels: bool = False):
+    def __init__(self, root, *, size: int | tuple[int, int] | None = None, channels: int | None = None, labels: bool = False):
         from PIL import Image, UnidentifiedImageError
 
         self.root = Path(root)
@@ -86,7 +86,8 @@ class ImageFolder(torch.utils.data.Dataset):
         self.files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not self.files:
             raise DataError(f"{self.root} holds no PNG or JPEG images ({', '.join(IMAGE_SUFFIXES)})")
-        modes, sizes = set(), {}
+        modes: set[str] = set()
+        sizes: dict[tuple[int, int], Path] = {}
         for path in self.files:
             try:
                 with Image.open(path) as image:

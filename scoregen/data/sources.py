@@ -142,7 +142,7 @@ def _split_item(item, where: str):
 def _as_tensor(value, where: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.detach()
-    from scoregen.data.files import is_image, image_tensor
+    from scoregen.data.files import image_tensor, is_image
 
     if is_image(value):
         return image_tensor(value)
@@ -240,7 +240,7 @@ class StreamSource:
         self._iterator: Iterator | None = None
 
     def _items(self, epoch: int) -> Iterator:
-        if epoch == 0 and self._first is not None:
+        if epoch == 0 and self._first is not None and self._iterator is not None:
             return itertools.chain(self._first, self._iterator)
         iterator = iter(self.iterable)
         if epoch > 0 and iterator is self.iterable:
@@ -321,7 +321,7 @@ def _take(pending: list[Batch], size: int) -> tuple[Batch, list[Batch], int]:
             taken.append(chunk.select(slice(None, need)))
             left.append(chunk.select(slice(need, None)))
             need = 0
-    labels = None if taken[0].labels is None else torch.cat([c.labels for c in taken])
+    labels = None if taken[0].labels is None else torch.cat([c.labels for c in taken if c.labels is not None])
     return Batch(torch.cat([c.x for c in taken]), labels), left, sum(len(c) for c in left)
 
 

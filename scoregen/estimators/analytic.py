@@ -1,11 +1,15 @@
-"""Exact score estimators: a Gaussian mixture's perturbed score, and the empirical-data score.
+"""Exact estimators: a Gaussian mixture's perturbed score and its flow velocity, and the
+empirical-data score.
 
-Neither has trainable parameters. ``MixtureScore`` (registered as ``gmm``) is the ground truth
-for data drawn from a known mixture; ``EmpiricalScore`` (``empirical``) is the exact score of the
-noised *training set* — what a perfectly trained score network converges to, and why it memorises.
+None has trainable parameters. ``MixtureScore`` (registered as ``gmm``) is the ground truth
+for data drawn from a known mixture; ``MixtureVelocity`` is the same mixture's exact velocity on a
+kernel's path (a ``velocity``-parameterised estimator); ``EmpiricalScore`` (``empirical``) is the
+exact score of the noised *training set* — what a perfectly trained score network converges to,
+and why it memorises.
 """
 
 import math
+from typing import Any
 
 import attrs
 import torch
@@ -72,6 +76,32 @@ class MixtureScore:
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         _check_sigma(sigma, x.shape[0])
         return self.mixture.score_at(x.flatten(1), sigma).reshape(x.shape)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class MixtureVelocity:
+    """The exact flow velocity ``u(x_t, t) = E[m' x₀ + s' z | x_t]`` of ``mixture`` on the path of
+    ``kernel`` (:meth:`GaussianMixture.velocity_at <scoregen.analytic.GaussianMixture.velocity_at>`),
+    as an estimator that predicts ``velocity``: called like a velocity network, with ``x_t = m x̂``
+    and ``σ``, at ``t = kernel.time_of(σ)``. :func:`~scoregen.estimators.parameterisation.as_score`
+    turns it into the exact score.
+
+    Shapes: ``x_t [B, *event_shape]``, ``sigma [B]`` → ``[B, *event_shape]`` in ``x``'s dtype.
+    """
+
+    mixture: GaussianMixture
+    kernel: Any
+    event_shape: tuple[int, ...] | None = attrs.field(default=None, converter=_shape)
+    parameterisation = "velocity"
+
+    def __attrs_post_init__(self) -> None:
+        if self.event_shape is None:
+            object.__setattr__(self, "event_shape", (self.mixture.dim,))
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        _check_sigma(sigma, x.shape[0])
+        t = self.kernel.time_of(sigma.to(torch.float64))
+        return self.mixture.velocity_at(x.flatten(1), t, self.kernel.schedule).reshape(x.shape)
 
 
 class EmpiricalScore(nn.Module):

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from scoregen import _validators as v
-from scoregen.estimators.precond import Preconditioner
+from scoregen.estimators.parameterisation import check_parameterisation
+from scoregen.estimators.precond import Preconditioner, resolve_preconditioning
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "softplus": nn.Softplus, "elu": nn.ELU}
 
@@ -17,6 +18,9 @@ class NoiseConditionalMLP(nn.Module):
     The division by ``σ`` (NCSNv2, Song & Ermon 2020) makes the network predict ``σ s ≈ −z``, whose
     scale is the same at every level. ``preconditioning`` chooses how ``f`` becomes a score
     (``"ncsn"``, ``"edm"`` with ``sigma_data``, or ``"none"``; :mod:`scoregen.estimators.precond`).
+    ``parameterisation`` names what the output predicts (``score``, ``eps``, ``x0``, ``v``,
+    ``velocity``; :mod:`scoregen.estimators.parameterisation`, which also says what each is fed);
+    for any but ``score`` the raw output is the prediction (preconditioning ``"none"``).
 
     Shapes: ``x [B, *event_shape]``, ``sigma [B]`` → ``[B, *event_shape]``.
     """
@@ -27,10 +31,13 @@ class NoiseConditionalMLP(nn.Module):
         *,
         hidden=(128, 128, 128),
         activation: str = "silu",
-        preconditioning: str = "ncsn",
+        preconditioning: str | None = None,
         sigma_data: float | str = "auto",
+        parameterisation: str = "score",
     ) -> None:
         super().__init__()
+        self.parameterisation = check_parameterisation("parameterisation", parameterisation)
+        preconditioning = resolve_preconditioning(preconditioning, parameterisation)
         v.check_choice("activation", activation, ACTIVATIONS)
         hidden = v.check_counts("hidden", hidden)
         self.event_shape = v.check_shape("event_shape", event_shape)
@@ -41,6 +48,7 @@ class NoiseConditionalMLP(nn.Module):
             "activation": activation,
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
+            "parameterisation": parameterisation,
         }
         dim = math.prod(self.event_shape)
         widths = [dim + 1, *hidden]

@@ -13,6 +13,7 @@ The network's σ input is ``log σ`` for every choice (EDM's ``c_noise = ¼ log 
 factor the first layer absorbs).
 """
 
+import attrs
 import torch
 from torch import nn
 
@@ -20,11 +21,66 @@ from scoregen import _validators as v
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError
 
-PRECONDITIONINGS = ("none", "ncsn", "edm")
+
+@attrs.frozen
+class NoPreconditioning:
+    """``s = F(x, σ)``."""
+
+    uses_sigma_data = False
+
+    def network_input(self, x: torch.Tensor, sigma: torch.Tensor, sigma_data) -> torch.Tensor:
+        return x
+
+    def score(self, out: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor, sigma_data) -> torch.Tensor:
+        return out
+
+
+@attrs.frozen
+class NCSNPreconditioning(NoPreconditioning):
+    """``s = F(x, σ)/σ`` (NCSNv2, Technique 3)."""
+
+    def score(self, out, x, sigma, sigma_data):
+        return out / append_dims(sigma, x.ndim).to(x.dtype)
+
+
+@attrs.frozen
+class EDMPreconditioning:
+    """EDM's ``c_in`` on the input and ``s = −x/(σ² + σ_d²) + σ_d F/(σ √(σ² + σ_d²))``."""
+
+    uses_sigma_data = True
+
+    def network_input(self, x, sigma, sigma_data):
+        return x * append_dims((sigma**2 + sigma_data(sigma.dtype) ** 2).rsqrt(), x.ndim).to(x.dtype)
+
+    def score(self, out, x, sigma, sigma_data):
+        s, sd = append_dims(sigma, x.ndim).to(x.dtype), sigma_data(x.dtype)
+        var = s**2 + sd**2
+        return -x / var + sd * out / (s * var.sqrt())
+
+
+PRECONDITIONINGS = {"none": NoPreconditioning, "ncsn": NCSNPreconditioning, "edm": EDMPreconditioning}
+
+
+def resolve_preconditioning(kind: str | None, parameterisation: str) -> str:
+    """The preconditioning of a network that predicts ``parameterisation``: ``kind`` when given,
+    else ``"ncsn"`` for a score network and ``"none"`` for any other, whose raw output *is* its
+    prediction (converted by :mod:`scoregen.estimators.parameterisation`). ``"ncsn"`` and
+    ``"edm"`` turn an output into a score, so they refuse any other parameterisation."""
+    if kind is None:
+        return "ncsn" if parameterisation == "score" else "none"
+    if kind != "none" and parameterisation != "score":
+        raise ConfigError(
+            f"preconditioning={kind!r} makes the output a score; a network predicting {parameterisation!r} "
+            "takes preconditioning='none' (the default for it)"
+        )
+    return kind
 
 
 class Preconditioner(nn.Module):
-    """Wraps a network's input and output for one of :data:`PRECONDITIONINGS`.
+    """Wraps a network's input and output for a registered ``preconditioning`` (``none``,
+    ``ncsn``, ``edm`` are :data:`PRECONDITIONINGS`; a rule has ``uses_sigma_data``,
+    ``network_input(x, σ, σ_d)`` and ``score(out, x, σ, σ_d)``, ``σ_d`` given as a function of the
+    dtype that refuses before it is measured).
 
     ``sigma_data`` (``"auto"`` or a positive number) is kept as a buffer, so a saved model carries
     the value measured on its training data; ``0`` there means "not measured yet" (a NaN would
@@ -32,9 +88,15 @@ class Preconditioner(nn.Module):
     when it is measured or loaded, so the forward pass never reads the buffer back to the host.
     """
 
+    sigma_data: torch.Tensor  # a buffer
+
     def __init__(self, kind: str = "ncsn", sigma_data: float | str = "auto") -> None:
         super().__init__()
-        v.check_choice("preconditioning", kind, PRECONDITIONINGS)
+        from scoregen.plugins import get_registry
+
+        registry = get_registry()
+        v.check_choice("preconditioning", kind, registry.names("preconditioning"))
+        self.rule = registry.get("preconditioning", kind).factory()
         if sigma_data != "auto":
             v.check_real("sigma_data", sigma_data, positive=True)
         self.kind = kind
@@ -44,7 +106,7 @@ class Preconditioner(nn.Module):
     def fit_data(self, x: torch.Tensor) -> None:
         """Set ``σ_d`` to the standard deviation of ``x [N, *E]`` over all its entries, if it
         was ``"auto"`` and not yet measured."""
-        if self.kind == "edm" and not self.known:
+        if self.rule.uses_sigma_data and not self.known:
             self.sigma_data.fill_(float(x.double().std()))
             self.known = True
 
@@ -54,22 +116,15 @@ class Preconditioner(nn.Module):
 
     def _sigma_data(self, dtype: torch.dtype) -> torch.Tensor:
         if not self.known:
-            raise ConfigError("preconditioning='edm' with sigma_data='auto' needs data: fit the model first, or give sigma_data")
+            raise ConfigError(
+                f"preconditioning={self.kind!r} with sigma_data='auto' needs data: fit the model first, or give sigma_data"
+            )
         return self.sigma_data.to(dtype)
 
     def network_input(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        """``c_in x`` for ``"edm"``, else ``x``; shapes ``[B, *E]``, ``[B]``."""
-        if self.kind != "edm":
-            return x
-        return x * append_dims((sigma**2 + self._sigma_data(sigma.dtype) ** 2).rsqrt(), x.ndim).to(x.dtype)
+        """What the network is fed (``c_in x`` for ``"edm"``, else ``x``); shapes ``[B, *E]``, ``[B]``."""
+        return self.rule.network_input(x, sigma, self._sigma_data)
 
     def score(self, out: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """The score from the network's output ``out [B, *E]`` at ``x [B, *E]``, ``sigma [B]``."""
-        if self.kind == "none":
-            return out
-        s = append_dims(sigma, x.ndim).to(x.dtype)
-        if self.kind == "ncsn":
-            return out / s
-        sigma_data = self._sigma_data(x.dtype)
-        var = s**2 + sigma_data**2
-        return -x / var + sigma_data * out / (s * var.sqrt())
+        return self.rule.score(out, x, sigma, self._sigma_data)

@@ -8,7 +8,8 @@ from torch import nn
 from scoregen import _validators as v
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError
-from scoregen.estimators.precond import Preconditioner
+from scoregen.estimators.parameterisation import check_parameterisation
+from scoregen.estimators.precond import Preconditioner, resolve_preconditioning
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -43,10 +44,14 @@ class NoiseConditionalUNet(nn.Module):
     also adds a learned function of ``log σ`` (Fourier features) inside every block, which
     NCSNv2 found unnecessary for large images but helps at 8×8. ``preconditioning="edm"`` (with
     ``sigma_data``) replaces the division by ``σ`` (:mod:`scoregen.estimators.precond`).
+    ``parameterisation`` names what the output predicts (:mod:`scoregen.estimators.parameterisation`);
+    for any but ``score`` the raw output is the prediction (preconditioning ``"none"``).
 
     Shapes: ``x [B, C, H, W]``, ``sigma [B]`` → ``[B, C, H, W]``; ``H`` and ``W`` divisible by
     ``2^(len(channel_mult) − 1)``.
     """
+
+    freqs: torch.Tensor  # a buffer (with sigma_embedding)
 
     def __init__(
         self,
@@ -55,10 +60,13 @@ class NoiseConditionalUNet(nn.Module):
         channels: int = 32,
         channel_mult=(1, 2),
         sigma_embedding: bool = True,
-        preconditioning: str = "ncsn",
+        preconditioning: str | None = None,
         sigma_data: float | str = "auto",
+        parameterisation: str = "score",
     ) -> None:
         super().__init__()
+        self.parameterisation = check_parameterisation("parameterisation", parameterisation)
+        preconditioning = resolve_preconditioning(preconditioning, parameterisation)
         event_shape = v.check_shape("event_shape", event_shape)
         channels = v.check_int("channels", channels, minimum=1)
         channel_mult = v.check_counts("channel_mult", channel_mult)
@@ -76,6 +84,7 @@ class NoiseConditionalUNet(nn.Module):
             "sigma_embedding": bool(sigma_embedding),
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
+            "parameterisation": parameterisation,
         }
         self.precond = Preconditioner(preconditioning, sigma_data)
         widths = [channels * int(m) for m in channel_mult]

@@ -1,7 +1,16 @@
 """Noise kernels: how data are corrupted, and the prior the samplers start from."""
 
 from scoregen.kernels.base import GaussianKernel, MaskingFamilyKernel, NoiseKernel, require_family
-from scoregen.kernels.gaussian import VESDE, VPSDE, CosineVP, EDMKernel, FlowKernel, GaussianLadder, ScheduledGaussian, SubVPSDE
+from scoregen.kernels.gaussian import (
+    VESDE,
+    VPSDE,
+    CosineVP,
+    EDMKernel,
+    FlowKernel,
+    GaussianLadder,
+    ScheduledGaussian,
+    SubVPSDE,
+)
 from scoregen.kernels.masking import MaskingKernel
 from scoregen.kernels.schedules import (
     CosineSchedule,

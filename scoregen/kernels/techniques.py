@@ -115,9 +115,8 @@ class Suggestion:
             f"  makes the variance after T steps {self.variance_ratio:.4f} x sigma_i^2 (the closest to 1);",
             "  step x <- x + (alpha/2) s + sqrt(alpha) z with alpha_i = epsilon sigma_i^2 / sigma_L^2",
             f"  (NCSNv2's code steps x + alpha s + sqrt(2 alpha) z: there epsilon = {self.step_lr / 2:.4g}).",
-            "use: build('ncsnv2', kernel={'sigma_max': %.6g, 'sigma_min': %.6g, 'n_levels': %d}, "
-            "sampler={'n_steps_each': %d, 'step_lr': %.6g})"
-            % (self.sigma_max, self.sigma_min, self.n_levels, self.n_steps_each, self.step_lr),
+            f"use: build('ncsnv2', kernel={{'sigma_max': {self.sigma_max:.6g}, 'sigma_min': {self.sigma_min:.6g}, "
+            f"'n_levels': {self.n_levels:d}}}, sampler={{'n_steps_each': {self.n_steps_each:d}, 'step_lr': {self.step_lr:.6g}}})",
         ])
 
 

@@ -88,6 +88,10 @@ class GaussianObjective:
         """``λ(σ) = σ^p``, shape ``[N]``."""
         return sigma**self.weight_power
 
+    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
+        """The per-example losses, each objective's own."""
+        raise NotImplementedError
+
     def loss(self, estimator, kernel, x, *, generator=None) -> torch.Tensor:
         """The scalar loss: the mean of :meth:`per_sample`."""
         return self.per_sample(estimator, kernel, x, generator=generator).mean()

@@ -7,6 +7,7 @@ import torch
 from scoregen import _validators as v
 from scoregen._tensor import append_dims, draw_device, randn_like
 from scoregen.errors import ConfigError
+from scoregen.estimators.parameterisation import as_score
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import GaussianObjective, LossTerms
 
@@ -25,8 +26,42 @@ def reference_target(x_tilde: torch.Tensor, sigma: torch.Tensor, reference: torc
     return ((flat - w @ ref) / sigma[:, None]).reshape(x_tilde.shape)
 
 
+@attrs.frozen(kw_only=True, slots=False)  # no slots: a mixin beside GaussianObjective's
+class ReferenceRows:
+    """``reference = R`` rows of the training set (given through :meth:`with_data`), drawn from
+    the objective's generator at each step beside the batch: the reference set of
+    :func:`reference_target`, shared by ``dsm`` and ``flow-matching``."""
+
+    reference: int = attrs.field(default=0, validator=v.non_negative_count)
+    _data: torch.Tensor | None = attrs.field(default=None, init=False, repr=False)
+
+    def with_data(self, x: torch.Tensor) -> "ReferenceRows":
+        """This objective drawing its reference rows from the training set ``x [N, *E]``."""
+        if not self.reference:
+            return self
+        resolved = attrs.evolve(self)
+        object.__setattr__(resolved, "_data", x.detach())
+        return resolved
+
+    def to(self, device) -> "ReferenceRows":
+        """This objective with its reference set on ``device``."""
+        if self._data is None or self._data.device == torch.device(device):
+            return self
+        moved = attrs.evolve(self)
+        object.__setattr__(moved, "_data", self._data.to(device))
+        return moved
+
+    def _reference(self, x: torch.Tensor, generator) -> torch.Tensor:
+        if self._data is None:
+            raise ConfigError(
+                f"{type(self).__name__} with reference > 0 draws from the training set: fit the model (or call with_data) first"
+            )
+        rows = torch.randint(self._data.shape[0], (int(self.reference),), generator=generator, device=draw_device(generator))
+        return torch.cat([x.detach(), self._data[rows.to(self._data.device)].to(x.device, x.dtype)])
+
+
 @attrs.frozen(kw_only=True)
-class DenoisingScoreMatching(GaussianObjective):
+class DenoisingScoreMatching(ReferenceRows, GaussianObjective):
     """``ℓ(σ) = ½ λ(σ) ‖s(x̃, σ) + (x̃ − x)/σ²‖²`` with ``x̃ = x + σ z``.
 
     Since ``(x̃ − x)/σ² = z/σ``, this is computed as ``½ λ(σ) σ⁻² ‖σ s(x̃, σ) + z‖²``; the default
@@ -41,31 +76,6 @@ class DenoisingScoreMatching(GaussianObjective):
     averages over the set. The bias this trades for the variance vanishes as ``R`` grows.
     """
 
-    reference: int = attrs.field(default=0, validator=v.non_negative_count)
-    _data: torch.Tensor | None = attrs.field(default=None, init=False, repr=False)
-
-    def with_data(self, x: torch.Tensor) -> "DenoisingScoreMatching":
-        """This objective drawing its reference rows from the training set ``x [N, *E]``."""
-        if not self.reference:
-            return self
-        resolved = attrs.evolve(self)
-        object.__setattr__(resolved, "_data", x.detach())
-        return resolved
-
-    def to(self, device) -> "DenoisingScoreMatching":
-        """This objective with its reference set on ``device``."""
-        if self._data is None or self._data.device == torch.device(device):
-            return self
-        moved = attrs.evolve(self)
-        object.__setattr__(moved, "_data", self._data.to(device))
-        return moved
-
-    def _reference(self, x: torch.Tensor, generator) -> torch.Tensor:
-        if self._data is None:
-            raise ConfigError("dsm with reference > 0 draws from the training set: fit the model (or call with_data) first")
-        rows = torch.randint(self._data.shape[0], (int(self.reference),), generator=generator, device=draw_device(generator))
-        return torch.cat([x.detach(), self._data[rows.to(self._data.device)].to(x.device, x.dtype)])
-
     def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
         require_family(self, kernel)
         x_rep, sigma = self.draw(kernel, x, generator)
@@ -73,7 +83,7 @@ class DenoisingScoreMatching(GaussianObjective):
         x_tilde = kernel.perturb(x_rep, sigma, noise=z)
         if self.reference:
             z = reference_target(x_tilde, sigma, self._reference(x, generator))
-        residual = append_dims(sigma, x_rep.ndim) * estimator(x_tilde, sigma) + z
+        residual = append_dims(sigma, x_rep.ndim) * as_score(estimator, kernel)(x_tilde, sigma) + z
         sq = residual.pow(2).flatten(1).sum(dim=1)
         scale = 0.5 if self.weight_power == 2 else 0.5 * self.weight(sigma) / sigma**2
         return LossTerms(loss=scale * sq, sigma=sigma)

@@ -3,8 +3,9 @@
 import attrs
 
 from scoregen import _validators as v
-from scoregen.jacobian import jacobian_trace
+from scoregen.estimators.parameterisation import as_score
 from scoregen.kernels.base import require_family
+from scoregen.numerics.traces import jacobian_trace
 from scoregen.objectives.base import GaussianObjective, LossTerms
 
 
@@ -19,7 +20,7 @@ class ImplicitScoreMatching(GaussianObjective):
     term and another constant.
 
     The trace is exact: ``D = prod(event_shape)`` vector-Jacobian products per batch
-    (:func:`scoregen.jacobian.jacobian_trace`), batched ``chunk_size`` at a time (default: by
+    (:func:`scoregen.numerics.traces.jacobian_trace`), batched ``chunk_size`` at a time (default: by
     memory). A training step costs about ``D`` times a DSM step (measured with the ``ncsn`` MLP:
     3–3.5× DSM at ``D = 2``, 65–90× at ``D = 64``, 800–950× at ``D = 784``;
     benchmarks/objectives.py), and without chunking the graph holds ``D`` copies of the network's
@@ -35,6 +36,7 @@ class ImplicitScoreMatching(GaussianObjective):
         require_family(self, kernel)
         x, sigma = self.draw(kernel, x, generator)
         x_tilde = kernel.perturb(x, sigma, generator)
-        score, trace = jacobian_trace(lambda y: estimator(y, sigma), x_tilde, chunk_size=self.chunk_size)
+        score_fn = as_score(estimator, kernel)
+        score, trace = jacobian_trace(lambda y: score_fn(y, sigma), x_tilde, chunk_size=self.chunk_size)
         half_sq = 0.5 * score.pow(2).flatten(1).sum(dim=1)
         return LossTerms(loss=self.weight(sigma) * (trace + half_sq), sigma=sigma)

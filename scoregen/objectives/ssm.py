@@ -6,8 +6,9 @@ import attrs
 import torch
 
 from scoregen import _validators as v
-from scoregen.jacobian import projected_jacobian
+from scoregen.estimators.parameterisation import as_score
 from scoregen.kernels.base import require_family
+from scoregen.numerics.traces import projected_jacobian
 from scoregen.objectives.base import GaussianObjective, LossTerms
 
 
@@ -29,7 +30,7 @@ class SlicedScoreMatching(GaussianObjective):
     the expectation over projections is implicit score matching, so the loss is ``λ(σ)/2`` times
     the Fisher divergence to ``∇log p_σ`` plus a constant, minimised by the perturbed score.
     Each projection costs one vector-Jacobian product, batched over the ``M`` projections
-    (:func:`scoregen.jacobian.projected_jacobian`); the cost does not grow with the dimension.
+    (:func:`scoregen.numerics.traces.projected_jacobian`); the cost does not grow with the dimension.
     Rademacher directions (the default) give ``vᵀAv`` and ``(vᵀs)²`` a smaller variance than
     Gaussian ones (the diagonal of ``A`` and ``‖s‖²`` enter exactly); on the 8-mode ring they
     trained better models (docs/objectives.md). ``projection="gaussian"`` is the paper's choice.
@@ -44,8 +45,9 @@ class SlicedScoreMatching(GaussianObjective):
         require_family(self, kernel)
         x, sigma = self.draw(kernel, x, generator)
         x_tilde = kernel.perturb(x, sigma, generator)
+        score_fn = as_score(estimator, kernel)
         v = projections(self.projection, (self.n_projections, *x.shape), generator, like=x)
-        score, quad = projected_jacobian(lambda y: estimator(y, sigma), x_tilde, v)
+        score, quad = projected_jacobian(lambda y: score_fn(y, sigma), x_tilde, v)
         if self.variance_reduced:
             half_sq = 0.5 * score.pow(2).flatten(1).sum(dim=1)
         else:

@@ -4,17 +4,18 @@ prior draw to a sample (``decode``) and data to a latent (``encode``), and is in
 solver's error.
 """
 
+import itertools
+
 import attrs
-import numpy as np
 import torch
 
 from scoregen import _validators as v
 from scoregen._tensor import append_dims
-from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
-from scoregen.samplers.sde import finish, scalar_marginal, start, times
+from scoregen.kernels.coordinates import finish, scalar_marginal, start, times
+from scoregen.numerics import ode_bridge
 
-METHODS = ("heun", "RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
+METHODS = ("heun", *ode_bridge.METHODS)
 """``"heun"`` (fixed steps, in torch) or a ``scipy.integrate.solve_ivp`` method."""
 
 
@@ -38,6 +39,7 @@ class ProbabilityFlowODE:
     """
 
     families = ("gaussian",)
+    per_sample_noise = True  # only the prior is random; scipy's adaptive steps are shared by the batch
 
     method: str = attrs.field(default="heun", validator=v.choice(*METHODS))
     n_steps: int = attrs.field(default=50, validator=v.count)
@@ -80,27 +82,21 @@ class ProbabilityFlowODE:
             count[0] += 1
             d = probability_flow(estimator, kernel, x, times(x, t))
             if callback is not None:
-                callback({"nfe": count[0], "t": t, "x": x})
+                sigma = float(kernel.noise_level(torch.tensor(t, dtype=torch.float64)))
+                callback({"step": count[0] - 1, "nfe": count[0], "sigma": sigma, "t": t, "x": x})
             return d
 
-        if self.method == "heun":
+        if self.method == "heun":  # fixed steps in torch; otherwise scipy's adaptive solver
             grid = torch.linspace(t0, t1, self.n_steps + 1, dtype=torch.float64).tolist()
-            for t, t_next in zip(grid, grid[1:]):
+            for t, t_next in itertools.pairwise(grid):
                 dt = t_next - t
                 d = drift(x, t)  # Euler step
                 x_euler = x + dt * d
                 x = x + 0.5 * dt * (d + drift(x_euler, t_next))  # 2nd-order (trapezoidal) correction
             return x, count[0]
-        from scipy.integrate import solve_ivp
 
-        shape, dtype, device = x.shape, x.dtype, x.device
-
-        def rhs(t, y):  # scipy holds the state on the host; the score is evaluated on x's device
-            state = torch.from_numpy(y).reshape(shape).to(device, dtype)
-            return drift(state, t).reshape(-1).to(torch.float64).cpu().numpy()
-
-        y0 = x.reshape(-1).to(torch.float64).cpu().numpy()
-        sol = solve_ivp(rhs, (t0, t1), y0, method=self.method, rtol=self.rtol, atol=self.atol)
-        if not sol.success:
-            raise ConfigError(f"the ODE solver {self.method} failed: {sol.message}")
-        return torch.from_numpy(np.ascontiguousarray(sol.y[:, -1])).reshape(shape).to(device, dtype), count[0]
+        shape, dtype = x.shape, x.dtype
+        end = ode_bridge.solve(
+            lambda t, y: drift(y.reshape(shape).to(dtype), t), x.reshape(-1), t0, t1, method=self.method, rtol=self.rtol, atol=self.atol
+        )
+        return end.reshape(shape).to(dtype), count[0]

@@ -8,67 +8,22 @@ moved to the SDE's own, ``x_1 = m(1) x̂_1``; the result is returned in data coo
 ``x / m(t_min)``, after an optional Tweedie step ``x̂ + σ² s(x̂, σ)`` at ``t_min``.
 """
 
-import math
+import itertools
 
 import attrs
 import torch
 
 from scoregen import _validators as v
-from scoregen._tensor import append_dims, randn_like
+from scoregen._tensor import randn_like
+from scoregen.config import resolve
 from scoregen.kernels.base import require_family
+from scoregen.kernels.coordinates import finish, scalar_marginal, start, times
+from scoregen.samplers.predictors import EulerMaruyama
 
 
-def times(x: torch.Tensor, t: float) -> torch.Tensor:
-    """The time ``t`` for every sample of ``x``, float64 ``[B]``."""
-    return torch.full((x.shape[0],), t, dtype=torch.float64, device=x.device)
-
-
-def scalar_marginal(kernel, t: float) -> tuple[float, float]:
-    """``(m(t), s(t))`` as floats."""
-    m, s = kernel.marginal(torch.tensor(t, dtype=torch.float64))
-    return float(m), float(s)
-
-
-def start(kernel, x_init: torch.Tensor) -> torch.Tensor:
-    """The prior draw in the SDE's coordinates: ``x_1 = m(1) x̂_1``."""
-    return scalar_marginal(kernel, kernel.t_max)[0] * x_init
-
-
-def finish(estimator, kernel, x: torch.Tensor, denoise: bool) -> torch.Tensor:
-    """``x_{t_min}`` back to data coordinates ``x̂ = x/m``, then, if ``denoise``, the Tweedie step
-    ``x̂ + σ² s(x̂, σ)`` with ``σ = σ(t_min)`` (one score evaluation)."""
-    m, s = scalar_marginal(kernel, kernel.t_min)
-    x_hat = x / m
-    if not denoise:
-        return x_hat
-    sigma = s / m
-    return x_hat + sigma**2 * estimator(x_hat, torch.full((x.shape[0],), sigma, dtype=x.dtype, device=x.device))
-
-
-def euler_maruyama_step(estimator, kernel, x, t, t_next, generator, noise: bool = True):
-    """One Euler–Maruyama step of the reverse SDE from ``t`` to ``t_next < t`` (``dt < 0``):
-    ``x + [f − g² s] dt + g √|dt| z``."""
-    dt = t_next - t
-    tb = times(x, t)
-    g = append_dims(kernel.diffusion(tb), x.ndim).to(x.dtype)
-    x_mean = x + (kernel.drift(x, tb) - g**2 * kernel.score(estimator, x, tb)) * dt
-    return x_mean + g * math.sqrt(-dt) * randn_like(x, generator) if noise else x_mean
-
-
-def reverse_diffusion_step(estimator, kernel, x, t, t_next, generator, noise: bool = True):
-    """One reverse-diffusion step (Song et al. 2021, Eq. 46, written with the exact marginals):
-    the forward transition is ``x_t = a x_{t'} + b ε`` with ``a = m(t)/m(t')``,
-    ``b² = s(t)² − a² s(t')²``; the step is ``x_{t'} = (x_t + b² s(x_t, t))/a + (b/a) z``.
-    For VE this is ``x + (σ_t² − σ_{t'}²) s + √(σ_t² − σ_{t'}²) z``, NCSN's ladder step."""
-    m, s = scalar_marginal(kernel, t)
-    m_next, s_next = scalar_marginal(kernel, t_next)
-    a = m / m_next
-    b2 = max(s**2 - a**2 * s_next**2, 0.0)
-    x_mean = (x + b2 * kernel.score(estimator, x, times(x, t))) / a
-    return x_mean + (math.sqrt(b2) / a) * randn_like(x, generator) if noise else x_mean
-
-
-PREDICTORS = {"euler-maruyama": euler_maruyama_step, "reverse-diffusion": reverse_diffusion_step}
+def _report(callback, kernel, step: int, nfe: int, t: float, x) -> None:
+    if callback is not None:
+        callback({"step": step, "nfe": nfe, "sigma": float(kernel.noise_level(torch.tensor(t, dtype=torch.float64))), "t": t, "x": x})
 
 
 def _impute(known, kernel, x, t, generator):
@@ -86,6 +41,7 @@ class ReverseSDE:
 
     families = ("gaussian",)
     can_impute = True
+    per_sample_noise = True  # draws only through scoregen._tensor (scoregen.seeds)
 
     n_steps: int = attrs.field(default=1000, validator=v.count)
     denoise: bool = attrs.field(default=True, validator=v.boolean)
@@ -98,12 +54,14 @@ class ReverseSDE:
         require_family(self, kernel)
         grid = kernel.time_grid(self.n_steps).tolist()
         x = _impute(known, kernel, start(kernel, x_init), grid[0], generator)
-        for i, (t, t_next) in enumerate(zip(grid, grid[1:])):
-            x = euler_maruyama_step(estimator, kernel, x, t, t_next, generator)
+        predict = EulerMaruyama()
+        for i, (t, t_next) in enumerate(itertools.pairwise(grid)):
+            x = predict(estimator, kernel, x, t, t_next, generator)
             x = _impute(known, kernel, x, t_next, generator)
-            if callback is not None:
-                callback({"step": i, "t": t_next, "x": x})
+            _report(callback, kernel, i, i + 1, t_next, x)
         x = finish(estimator, kernel, x, self.denoise)
+        if self.denoise:
+            _report(callback, kernel, self.n_steps, self.nfe(kernel), kernel.t_min, x)
         return x if known is None else known.restore(x)
 
 
@@ -124,15 +82,19 @@ class PredictorCorrector:
     (already distributed as ``p_1``) and leave the last predictor step uncorrected.
 
     Score evaluations: ``n_steps (1 + n_corrector_steps) (+1)``. Imputes (``known``).
+
+    Its noise is per sample (:mod:`scoregen.seeds`), but its step ``ε`` averages norms over the
+    batch, so a sample still depends on the others drawn with it.
     """
 
     families = ("gaussian",)
     can_impute = True
+    per_sample_noise = True
 
     n_steps: int = attrs.field(default=500, validator=v.count)
     n_corrector_steps: int = attrs.field(default=1, validator=v.non_negative_count)
     snr: float = attrs.field(default=0.16, validator=v.positive)
-    predictor: str = attrs.field(default="reverse-diffusion", validator=v.choice(*PREDICTORS))
+    predictor: object = attrs.field(default="reverse-diffusion", validator=v.registered("predictor"))
     denoise: bool = attrs.field(default=True, validator=v.boolean)
 
     def nfe(self, kernel) -> int:
@@ -149,14 +111,15 @@ class PredictorCorrector:
     @torch.no_grad()
     def sample(self, estimator, kernel, x_init, *, generator=None, callback=None, known=None):
         require_family(self, kernel)
-        predict = PREDICTORS[self.predictor]
+        predict = resolve("predictor", self.predictor)
         grid = kernel.time_grid(self.n_steps).tolist()
         x = _impute(known, kernel, start(kernel, x_init), grid[0], generator)
-        for i, (t, t_next) in enumerate(zip(grid, grid[1:])):
+        for i, (t, t_next) in enumerate(itertools.pairwise(grid)):
             x = _impute(known, kernel, predict(estimator, kernel, x, t, t_next, generator), t_next, generator)
             for _ in range(self.n_corrector_steps):
                 x = _impute(known, kernel, self.correct(estimator, kernel, x, t_next, generator), t_next, generator)
-            if callback is not None:
-                callback({"step": i, "t": t_next, "x": x})
+            _report(callback, kernel, i, (i + 1) * (1 + self.n_corrector_steps), t_next, x)
         x = finish(estimator, kernel, x, self.denoise)
+        if self.denoise:
+            _report(callback, kernel, self.n_steps, self.nfe(kernel), kernel.t_min, x)
         return x if known is None else known.restore(x)

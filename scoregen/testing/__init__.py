@@ -3,14 +3,20 @@ public for plugin authors and users.
 
 - :mod:`scoregen.testing.strategies`: hypothesis strategies (``gaussian_mixtures``,
   ``noise_levels``, ``points``).
-- Assertions: :func:`assert_score_close`, :func:`assert_objective_consistent`,
-  :func:`assert_sampler_recovers`.
-- Conformance checks: :func:`check_kernel`, :func:`check_estimator`, :func:`check_objective`,
-  :func:`check_sampler`.
+- Assertions, Gaussian family (:mod:`~scoregen.testing.assertions`): :func:`assert_score_close`,
+  :func:`assert_velocity_close`, :func:`assert_objective_consistent`, :func:`assert_sampler_recovers`.
+- Assertions, masking family (:mod:`~scoregen.testing.masking`): :func:`assert_posterior_close`,
+  :func:`assert_masked_objective_consistent`, :func:`assert_sampler_recovers_table`.
+- Conformance checks for every family, dispatched on ``kernel.family``: :func:`check_kernel`,
+  :func:`check_estimator`, :func:`check_objective`, :func:`check_sampler`.
+- Convergence (:mod:`scoregen.testing.convergence`): :func:`check_order` (a deterministic
+  sampler's order against a reference ODE solution) and :func:`check_in_distribution`.
 - hypothesis settings profiles ``dev`` (20 examples, the quick default) and ``ci`` (200 examples),
   registered on import unless a profile of that name exists; select one with
   ``pytest --hypothesis-profile=ci`` or ``settings.load_profile("ci")``.
 """
+
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis.errors import InvalidArgument
@@ -20,17 +26,21 @@ from scoregen.testing.assertions import (
     assert_objective_consistent,
     assert_sampler_recovers,
     assert_score_close,
+    assert_velocity_close,
     default_mixture,
 )
-from scoregen.testing.conformance import (
-    UnitGaussianScore,
-    check_estimator,
-    check_kernel,
-    check_objective,
-    check_sampler,
+from scoregen.testing.conformance import check_estimator, check_kernel, check_objective, check_sampler
+from scoregen.testing.gaussian import UnitGaussianScore
+from scoregen.testing.masking import (
+    TokenPrior,
+    assert_masked_objective_consistent,
+    assert_posterior_close,
+    assert_sampler_recovers_table,
+    default_distribution,
 )
+from scoregen.testing.convergence import check_in_distribution, check_order
 
-PROFILES = {
+PROFILES: dict[str, dict[str, Any]] = {
     "dev": {"max_examples": 20, "deadline": None},
     "ci": {"max_examples": 200, "deadline": None, "suppress_health_check": [HealthCheck.too_slow]},
 }
@@ -49,14 +59,22 @@ register_profiles()
 
 __all__ = [
     "PROFILES",
+    "TokenPrior",
     "UnitGaussianScore",
+    "assert_masked_objective_consistent",
     "assert_objective_consistent",
+    "assert_posterior_close",
     "assert_sampler_recovers",
+    "assert_sampler_recovers_table",
     "assert_score_close",
+    "assert_velocity_close",
     "check_estimator",
+    "check_in_distribution",
     "check_kernel",
     "check_objective",
+    "check_order",
     "check_sampler",
+    "default_distribution",
     "default_mixture",
     "register_profiles",
     "strategies",

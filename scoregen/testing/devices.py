@@ -51,8 +51,8 @@ class VirtualGenerator(torch.Generator):
     def __init__(self, device=None) -> None:
         super().__init__()
 
-    @property
-    def device(self) -> torch.device:
+    @property  # torch.Generator.device is read-only in practice; the stubs call it writeable
+    def device(self) -> torch.device:  # type: ignore[override]
         return VIRTUAL
 
 
@@ -76,11 +76,11 @@ class VirtualTensor(torch.Tensor):
     def numpy(self, *args, **kwargs):
         raise TypeError("can't convert a tensor on the virtual device to numpy: copy it with .cpu() first (as for CUDA)")
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # type: ignore[override]  # the stubs' Tensor.__repr__ takes keywords
         return f"VirtualTensor({self.elem!r})"
 
-    @classmethod
-    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+    @classmethod  # torch's documented subclass hook; the stubs type it as a plain method
+    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):  # type: ignore[override]
         return _run(func, args, kwargs or {})
 
 

@@ -16,7 +16,9 @@ import shutil
 import stat
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from scoregen.errors import CheckpointError, CheckpointWarning
 
@@ -142,7 +144,10 @@ def read_checkpoint(path) -> dict[str, bytes]:
     return files
 
 
-def latest_checkpoint(root, decode) -> tuple[Path, object] | None:
+Decoded = TypeVar("Decoded")
+
+
+def latest_checkpoint(root, decode: Callable[[dict[str, bytes], Path], Decoded]) -> tuple[Path, Decoded] | None:
     """The newest checkpoint under ``root`` that reads and decodes (``decode(files, path)``),
     as ``(path, decoded)``; ``None`` if there is none. Each damaged checkpoint passed over is
     reported with a :class:`CheckpointWarning` naming the problem and the one used instead."""

@@ -33,8 +33,8 @@ class EMA:
         d = self.rate(self.updates)
         for shadow, p in zip(self.module.parameters(), module.parameters()):
             shadow.lerp_(p.detach(), 1.0 - d)
-        for shadow, b in zip(self.module.buffers(), module.buffers()):
-            shadow.copy_(b)
+        for own, b in zip(self.module.buffers(), module.buffers()):
+            own.copy_(b)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.module.state_dict()

@@ -175,13 +175,19 @@ class _Run:
         }
         return document, tensors
 
+    def _folder(self) -> Path:
+        """``out``, which checkpointing and resuming need."""
+        if self.out is None:
+            raise ConfigError("checkpoints need an output folder: pass out=...")
+        return self.out
+
     def save_checkpoint(self) -> None:
         document, tensors = self._trainer_state()  # every process takes part in the gather
         if self.rank == 0:
             files = io.encode_model(*self.model.payload())
             files[TRAINER_TENSORS] = io.encode_tensors(tensors)
             files[TRAINER_JSON] = json.dumps(document, indent=2).encode()
-            write_checkpoint(self.out / CHECKPOINTS, self.k, files, keep=self.config.keep)
+            write_checkpoint(self._folder() / CHECKPOINTS, self.k, files, keep=self.config.keep)
         distributed.barrier()
 
     def _decode(self, files: dict[str, bytes], path) -> tuple[dict, dict, dict, dict]:
@@ -259,12 +265,12 @@ class _Run:
     def resume(self) -> Path | None:
         """Restore the newest good checkpoint under ``out``, passing over malformed ones; its
         path, or ``None`` if there is none (then the run starts clean: stale metrics removed)."""
-        found = latest_checkpoint(self.out / CHECKPOINTS, self._restore)
+        found = latest_checkpoint(self._folder() / CHECKPOINTS, self._restore)
         if self.rank == 0:
             if found is None:
-                (self.out / METRICS).unlink(missing_ok=True)  # killed before its first checkpoint
+                (self._folder() / METRICS).unlink(missing_ok=True)  # killed before its first checkpoint
             else:
-                _truncate_metrics(self.out / METRICS, self.model.step)
+                _truncate_metrics(self._folder() / METRICS, self.model.step)
         return None if found is None else found[0]
 
     # ------------------------------------------------------------- the loop
@@ -301,7 +307,7 @@ class _Run:
 
     def feed(self):
         """The shards' batches of steps ``k + 1, k + 2, …``: one list of :class:`Batch` per step."""
-        shards = self.config.shards
+        shards = int(self.config.shards or self.world)  # resolved when the run was made
         if self.streamed:
             batches = self.source.batches(self.config.batch_size, skip=self.k * self.config.batch_size)
             return ([batch.select(slice(s, None, shards)) for s in self.mine] for batch in batches)
@@ -321,7 +327,8 @@ class _Run:
         model, config = self.model, self.config
         net = model.compiled(distributed.wrap(model.estimator, self.device))
         precision = autocast(config.precision, self.device)
-        pooled_loss, pooled_sigma = [], []
+        pooled_loss: list[torch.Tensor] = []
+        pooled_sigma: list[torch.Tensor] = []
         started = time.perf_counter()
         model.estimator.train()
         every = config.checkpoint_every

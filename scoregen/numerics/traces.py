@@ -37,7 +37,7 @@ def jacobian_trace(
     if chunk_size is None:
         chunk_size = max(1, ROW_BLOCK_ELEMENTS // max(1, x.shape[0] * d))
     chunk_size = min(chunk_size, d)
-    out, vjp_fn = vjp(fn, x)
+    out, vjp_fn = vjp(fn, x)[:2]  # no has_aux: (output, vjp_fn)
     trace = _diagonal_sum(vjp_fn, x, 0, chunk_size)
     for start in range(chunk_size, d, chunk_size):
         stop = min(start + chunk_size, d)
@@ -50,7 +50,7 @@ def projected_jacobian(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(fn(x), v_mᵀ J_n v_m)`` for ``x [N, *E]`` and projections ``v [M, N, *E]``: the output
     ``[N, *E]`` and the quadratic forms ``[M, N]``, one VJP per projection, batched over ``M``."""
-    out, vjp_fn = vjp(fn, x)
+    out, vjp_fn = vjp(fn, x)[:2]  # no has_aux: (output, vjp_fn)
     if v.shape[0] == 1:  # a single product needs no vmap (measured ~15% cheaper)
         rows = vjp_fn(v[0])[0][None]
     else:

@@ -14,12 +14,12 @@ probe). The result is the log-density of the data perturbed at the smallest nois
 
 import math
 
-import numpy as np
 import torch
 
 from scoregen.errors import ConfigError
+from scoregen.kernels.coordinates import scalar_marginal, times
+from scoregen.numerics import ode_bridge
 from scoregen.samplers.ode import probability_flow
-from scoregen.samplers.sde import scalar_marginal, times
 
 EXACT_MAX_DIM = 16  # "auto" uses the exact divergence up to this many dimensions
 
@@ -65,10 +65,9 @@ def log_prob(
 
     ``divergence``: ``"exact"``, ``"hutchinson"`` (``n_probes`` Rademacher probes, from
     ``generator``) or ``"auto"`` (exact up to ``EXACT_MAX_DIM`` dimensions). The augmented ODE is
-    solved by ``scipy.integrate.solve_ivp(method, rtol, atol)`` as one system for the batch.
+    solved by ``scipy.integrate.solve_ivp(method, rtol, atol)`` as one system for the batch
+    (:mod:`scoregen.numerics.ode_bridge`).
     """
-    from scipy.integrate import solve_ivp
-
     dim = x[0].numel()
     if divergence == "auto":
         divergence = "exact" if dim <= EXACT_MAX_DIM else "hutchinson"
@@ -85,17 +84,13 @@ def log_prob(
     shape, dtype, device, n = x.shape, x.dtype, x.device, x.shape[0]
     m_min = scalar_marginal(kernel, kernel.t_min)[0]
 
-    def rhs(t, y):  # scipy holds the state on the host; the network runs on x's device
-        state = torch.from_numpy(y[:-n]).reshape(shape).to(device, dtype)
-        drift, div = div_fn(lambda z: probability_flow(estimator, kernel, z, times(z, t)), state)
-        return np.concatenate([drift.reshape(-1).to(torch.float64).cpu().numpy(), div.cpu().numpy()])
+    def rhs(t, y):  # the state and the log-density change, [B·D + B]
+        drift, div = div_fn(lambda z: probability_flow(estimator, kernel, z, times(z, t)), y[:-n].reshape(shape).to(dtype))
+        return torch.cat([drift.reshape(-1).to(torch.float64), div.to(torch.float64)])
 
-    y0 = np.concatenate([(m_min * x).reshape(-1).to(torch.float64).cpu().numpy(), np.zeros(n)])
-    sol = solve_ivp(rhs, (kernel.t_min, kernel.t_max), y0, method=method, rtol=rtol, atol=atol)
-    if not sol.success:
-        raise RuntimeError(f"solve_ivp failed: {sol.message}")
-    end = torch.from_numpy(np.ascontiguousarray(sol.y[:, -1]))
-    x_1, integral = end[:-n].reshape(shape).to(device), end[-n:].to(device)
+    y0 = torch.cat([(m_min * x).reshape(-1).to(torch.float64), torch.zeros(n, dtype=torch.float64, device=device)])
+    end = ode_bridge.solve(rhs, y0, kernel.t_min, kernel.t_max, method=method, rtol=rtol, atol=atol)
+    x_1, integral = end[:-n].reshape(shape), end[-n:]
     return kernel.prior_log_prob(x_1) + integral + dim * math.log(m_min)
 
 
