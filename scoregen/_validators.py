@@ -203,10 +203,6 @@ non_negative_count = integer(minimum=0)
 probability = real(non_negative=True, at_most=1.0)
 
 
-CALLABLE_KINDS = ("grid", "predictor")
-"""Kinds whose components are called (``grid(kernel, n, zero=...)``, a predictor's step)."""
-
-
 def registered(kind: str) -> Validator:
     """attrs validator: a registered component of ``kind`` by name or as a dict with ``name``
     (:func:`scoregen.config.resolve`), or an object; an unknown name lists the known ones."""
@@ -215,12 +211,6 @@ def registered(kind: str) -> Validator:
         from scoregen.config import resolve
         from scoregen.errors import UnknownComponentError
 
-        if not isinstance(value, str | dict):
-            plain = value is None or isinstance(value, numbers.Number | list | tuple | bytes)
-            if plain or (kind in CALLABLE_KINDS and not callable(value)):
-                raise ConfigError(
-                    f"{_name(attribute)} must be a registered {kind} name, a dict with 'name' or a {kind} object, got {value!r}"
-                )
         try:
             resolve(kind, value)
         except UnknownComponentError as exc:
