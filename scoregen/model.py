@@ -343,6 +343,9 @@ class ScoreModel:
         """
         estimator = self.sampling_estimator("sample")
         n = v.check_int("n", n, minimum=1)
+        if seed is not None:
+            v.check_seed("seed", seed)
+        _check_generator(generator)
         v.check_bool("progress", progress)
         if callback is not None and not callable(callback):
             raise ConfigError(f"callback must be callable, got {callback!r}")
