@@ -16,12 +16,36 @@ from scoregen import _validators as v
 from scoregen._tensor import append_dims, as_data, draw_device
 from scoregen.errors import ConfigError, DataError
 
-SCHEDULES = ("linear", "cosine")
+@attrs.frozen
+class LinearMasking:
+    """``α(t) = 1 − t``; ELBO weight ``−α'(t)/(1 − α(t)) = 1/t``."""
+
+    def mask_prob(self, t: torch.Tensor) -> torch.Tensor:
+        return t.clamp(0.0, 1.0)
+
+    def elbo_weight(self, t: torch.Tensor) -> torch.Tensor:
+        return 1.0 / t
+
+
+@attrs.frozen
+class CosineMasking:
+    """``α(t) = cos(πt/2)``; weight ``(π/2) sin(πt/2)/(1 − cos(πt/2)) = (π/2) cot(πt/4)``."""
+
+    def mask_prob(self, t: torch.Tensor) -> torch.Tensor:
+        return 2.0 * torch.sin(math.pi / 4 * t.clamp(0.0, 1.0)) ** 2  # 1 − cos(πt/2), stable near 0
+
+    def elbo_weight(self, t: torch.Tensor) -> torch.Tensor:
+        return (math.pi / 2) / torch.tan(math.pi / 4 * t)
+
+
+# The masking schedules by the name a config gives (kept apart from the Gaussian ``schedule`` kind,
+# whose ``cosine`` is another thing).
+SCHEDULES = {"linear": LinearMasking, "cosine": CosineMasking}
 
 
 @attrs.frozen(kw_only=True)
 class MaskingKernel:
-    """Absorbing-state corruption with the schedule ``α(t)``:
+    """Absorbing-state corruption with the schedule ``α(t)`` named by ``schedule`` (:data:`SCHEDULES`):
 
     - ``"linear"``: ``α(t) = 1 − t``; ELBO weight ``−α'(t)/(1 − α(t)) = 1/t``;
     - ``"cosine"``: ``α(t) = cos(πt/2)``; weight ``(π/2) sin(πt/2)/(1 − cos(πt/2)) = (π/2) cot(πt/4)``.
@@ -30,6 +54,7 @@ class MaskingKernel:
     """
 
     family = "masking"
+    per_sample_noise = True  # the prior draws nothing (scoregen.seeds)
 
     vocab_size: int = attrs.field(validator=v.count)
     schedule: str = attrs.field(default="linear", validator=v.choice(*SCHEDULES))
@@ -41,9 +66,7 @@ class MaskingKernel:
 
     def mask_prob(self, t: torch.Tensor) -> torch.Tensor:
         """``1 − α(t)``, the probability that a token is masked at time ``t`` (any shape)."""
-        if self.schedule == "linear":
-            return t.clamp(0.0, 1.0)
-        return 2.0 * torch.sin(math.pi / 4 * t.clamp(0.0, 1.0)) ** 2  # 1 − cos(πt/2), stable near 0
+        return SCHEDULES[self.schedule]().mask_prob(t)
 
     def alpha(self, t: torch.Tensor) -> torch.Tensor:
         """``α(t)``, the probability that a token is still clean at time ``t``."""
@@ -51,9 +74,7 @@ class MaskingKernel:
 
     def elbo_weight(self, t: torch.Tensor) -> torch.Tensor:
         """``w(t) = −α'(t) / (1 − α(t))``, the continuous-time ELBO weight of the masked cross-entropy."""
-        if self.schedule == "linear":
-            return 1.0 / t
-        return (math.pi / 2) / torch.tan(math.pi / 4 * t)
+        return SCHEDULES[self.schedule]().elbo_weight(t)
 
     def sample_t(self, n: int, generator: torch.Generator | None = None, *, device=None) -> torch.Tensor:
         """Times for ``n`` training examples, ``[n]`` in ``(0, 1]``: stratified,

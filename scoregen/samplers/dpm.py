@@ -6,6 +6,7 @@ A step to ``σ = 0`` has ``h = ∞``: there every solver returns ``D(x; σ_i)`` 
 the exact limit of its first-order formula — the higher-order terms would be ``∞ · 0``.
 """
 
+import itertools
 import math
 
 import attrs
@@ -38,7 +39,7 @@ class DPMSolver(GridSampler):
         return self.order * (len(sigmas) - 2) + (1 if float(sigmas[-1]) == 0 else self.order)
 
     def steps(self, denoise, x, sigmas, generator):
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             if sigma_next == 0:
                 x = denoise(x, sigma)  # h = ∞: the first-order limit is D
                 yield x
@@ -78,7 +79,7 @@ class DPMPP2MSDE(GridSampler):
     def steps(self, denoise, x, sigmas, generator):
         old: torch.Tensor | None = None
         h_last = 0.0  # set with old
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             x0 = denoise(x, sigma)
             if sigma_next == 0:
                 x = x0
@@ -122,7 +123,7 @@ class DPMPP3MSDE(GridSampler):
         x0_2: torch.Tensor | None = None
         h_1: float | None = None
         h_2: float | None = None
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             x0 = denoise(x, sigma)
             if sigma_next == 0:
                 x = x0
