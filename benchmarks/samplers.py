@@ -49,6 +49,7 @@ SAMPLERS = {
     "unipc (bh1, order 2)": one_per_step("unipc", variant="bh1", order=2),
     "unipc (bh2, order 2, σ_min 0.06)": one_per_step("unipc", order=2, grid={"name": "karras", "sigma_min": 0.06}),
     "dpm++2m (σ_min 0.06)": one_per_step("dpm++2m", grid={"name": "karras", "sigma_min": 0.06}),
+    "dpm++2m-sde (σ_min 0.06)": one_per_step("dpm++2m-sde", grid={"name": "karras", "sigma_min": 0.06}),
     "lms (order 4)": one_per_step("lms"),
     "annealed-langevin": lambda nfe: {"name": "annealed-langevin", "n_steps_each": max(1, (nfe - 1) // 10)},
     "reverse-sde": lambda nfe: {"name": "reverse-sde", "n_steps": max(1, nfe - 1)},

@@ -53,9 +53,27 @@ def make_generator(device=None, seed: int | None = None) -> torch.Generator:
     return generator
 
 
-def randn_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Standard normal noise shaped like ``x``, drawn from ``generator``."""
-    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+def _fill(fill, shape, generator, dtype, device) -> torch.Tensor:
+    draw = getattr(generator, "draw", None)  # per-sample generators (scoregen.seeds)
+    if draw is not None:
+        return draw(fill, tuple(shape), dtype=dtype, device=device)
+    return fill(tuple(shape), generator=generator, dtype=dtype, device=draw_device(generator, device))
+
+
+def randn(shape, generator, *, dtype=None, device=None) -> torch.Tensor:
+    """``N(0, 1)`` draws of ``shape`` from ``generator`` (a ``torch.Generator`` or per-sample
+    :class:`scoregen.seeds.SampleGenerators`), on ``device`` (default: the generator's)."""
+    return _fill(torch.randn, shape, generator, dtype, device)
+
+
+def rand(shape, generator, *, dtype=None, device=None) -> torch.Tensor:
+    """``U[0, 1)`` draws of ``shape``, as :func:`randn`."""
+    return _fill(torch.rand, shape, generator, dtype, device)
+
+
+def randn_like(x: torch.Tensor, generator) -> torch.Tensor:
+    """Standard normal noise shaped like ``x``, drawn from ``generator`` (as :func:`randn`)."""
+    return randn(x.shape, generator, dtype=x.dtype, device=x.device)
 
 
 def as_sigma(sigma, batch_size: int, like: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,9 @@ sampler.
 import difflib
 import math
 import numbers
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from scoregen.errors import ConfigError
@@ -91,6 +93,16 @@ def check_counts(name: str, value, *, minimum: int = 1, min_length: int = 1) -> 
 def check_shape(name: str, value) -> tuple[int, ...]:
     """``value`` an event shape: a non-empty list or tuple of positive integers."""
     return check_counts(name, value)
+
+
+def check_path(name: str, value) -> Path:
+    """``value`` as a file-system path: a non-empty ``str`` or ``os.PathLike`` without NUL bytes."""
+    if not isinstance(value, str | os.PathLike) or isinstance(value, bytes):
+        raise ConfigError(f"{name} must be a path (a string or a pathlib.Path), got {value!r}")
+    text = os.fspath(value)
+    if not isinstance(text, str) or not text or "\x00" in text:
+        raise ConfigError(f"{name} must be a non-empty path without NUL characters, got {value!r}")
+    return Path(text)
 
 
 def check_choice(name: str, value, choices: Iterable[str]) -> str:

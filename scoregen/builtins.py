@@ -26,6 +26,7 @@ from scoregen.kernels import (
     GaussianLadder,
     MaskingKernel,
     SubVPSDE,
+    grids,
 )
 from scoregen.objectives import (
     DenoisingScoreMatching,
@@ -36,8 +37,6 @@ from scoregen.objectives import (
     VarianceReducedSSM,
 )
 from scoregen.objectives.levels import SIGMA_DISTRIBUTIONS
-from scoregen.kernels import grids
-from scoregen.samplers.predictors import EulerMaruyama, ReverseDiffusion
 from scoregen.samplers import (
     DDIM,
     DPMPP2M,
@@ -57,6 +56,7 @@ from scoregen.samplers import (
     UniPC,
     Unmask,
 )
+from scoregen.samplers.predictors import EulerMaruyama, ReverseDiffusion
 
 
 @hookimpl

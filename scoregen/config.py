@@ -107,6 +107,19 @@ class ModelConfig:
         return cls.from_dict(json.loads(text))
 
 
+def check_parameters(kind: str, name: str, factory, params) -> dict:
+    """The keyword parameters ``factory`` accepts; an unknown name in ``params`` is a
+    :class:`ConfigError` naming the known ones and the closest match."""
+    accepted = parameters_of(factory)
+    if accepted:
+        for key in params:
+            if key not in accepted:
+                close = difflib.get_close_matches(key, list(accepted), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"{kind} {name!r} has no parameter {key!r}{hint}; its parameters: {', '.join(accepted)}")
+    return accepted
+
+
 def instantiate(kind: str, spec: ComponentSpec, registry: Registry, **context):
     """Build component ``spec`` of ``kind``: ``factory(**spec.params, **context)``.
 
@@ -121,15 +134,7 @@ def instantiate(kind: str, spec: ComponentSpec, registry: Registry, **context):
             f"as {kind}=..."
         )
     entry = registry.get(kind, spec.name)
-    accepted = parameters_of(entry.factory)
-    if accepted:
-        for key in spec.params:
-            if key not in accepted:
-                close = difflib.get_close_matches(key, list(accepted), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(
-                    f"{kind} {spec.name!r} has no parameter {key!r}{hint}; its parameters: {', '.join(accepted)}"
-                )
+    accepted = check_parameters(kind, spec.name, entry.factory, spec.params)
     kwargs = dict(spec.params)
     for key, value in context.items():
         if key not in kwargs and (not accepted or key in accepted):
@@ -140,6 +145,8 @@ def instantiate(kind: str, spec: ComponentSpec, registry: Registry, **context):
         raise ConfigError(f"{kind} {spec.name!r}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{kind} {spec.name!r} rejected its parameters {kwargs}: {exc}") from exc
+    except (RuntimeError, MemoryError) as exc:  # torch's allocator: a network too large to build
+        raise ConfigError(f"{kind} {spec.name!r} could not be built with {kwargs}: {exc}") from exc
     if type(component) is not entry.factory:  # a factory function: its name is not the class's
         registry.remember(kind, component, spec.name, spec.params)
     return component

@@ -16,6 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
+from scoregen import _validators as v
 from scoregen.errors import CheckpointError
 
 FORMAT = 1
@@ -166,9 +167,16 @@ def decode_document(data: bytes, where) -> dict:
 
 def write_model(path, config: dict, state: dict[str, torch.Tensor] | None, meta: dict) -> None:
     """Write ``path/weights.safetensors`` (if ``state``) then ``path/config.json``."""
-    path = Path(path)
-    for name, data in encode_model(config, state, meta).items():  # config.json last
-        atomic_write_bytes(path / name, data)
+    path = v.check_path("path", path)
+    if path.exists() and not path.is_dir():
+        raise CheckpointError(f"cannot save a model to {str(path)!r}: it is an existing file, not a folder")
+    try:
+        for name, data in encode_model(config, state, meta).items():  # config.json last
+            atomic_write_bytes(path / name, data)
+    except CheckpointError:
+        raise
+    except OSError as exc:  # the file system refused: not writable, full, not a folder
+        raise CheckpointError(f"cannot save a model to {str(path)!r}: {exc.strerror or exc}") from None
 
 
 def read_model(path) -> tuple[dict, dict[str, torch.Tensor] | None]:
@@ -177,7 +185,7 @@ def read_model(path) -> tuple[dict, dict[str, torch.Tensor] | None]:
     it lists is refused."""
     from scoregen.training.checkpoint import MANIFEST, read_checkpoint
 
-    path = Path(path)
+    path = v.check_path("path", path)
     config_path = path / CONFIG
     if not config_path.is_file():
         raise CheckpointError(f"no saved model at {str(path)!r}: {CONFIG} is missing")

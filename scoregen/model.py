@@ -291,8 +291,8 @@ class ScoreModel:
         """
         from scoregen.training import TrainConfig, train
 
-        if out is not None and not isinstance(out, str | Path):
-            raise ConfigError(f"out must be a folder path, got {out!r}")
+        if out is not None:
+            out = v.check_path("out", out)
         config = TrainConfig(
             steps=steps, batch_size=batch_size, lr=lr, lr_decay=lr_decay, warmup=warmup, seed=seed, log_every=log_every,
             ema_decay=ema_decay, grad_clip=grad_clip, checkpoint_every=checkpoint_every, precision=precision,
@@ -306,6 +306,7 @@ class ScoreModel:
         *,
         seed: int | None = None,
         generator: torch.Generator | None = None,
+        first: int = 0,
         sampler=None,
         callback: Callable[[dict], None] | None = None,
         progress: bool = False,
@@ -321,6 +322,15 @@ class ScoreModel:
         ``sampler`` replaces the model's sampler for this call (a registered name, a dict of
         parameters for the current one, or an object). ``seed`` or ``generator`` makes the draw
         reproducible; with neither, it is seeded non-deterministically.
+
+        Per-sample seeds (:mod:`scoregen.seeds`): with ``seed`` (and no ``generator``), sample
+        ``i`` depends on the seed and on ``i`` alone, so ``sample(n, seed=s)[:k]`` equals
+        ``sample(k, seed=s)`` and ``sample(n, seed=s, first=k)`` draws samples ``k … k+n−1`` of
+        that same set. This holds when the sampler and the kernel draw per sample
+        (``per_sample_noise``; every built-in does) and the sampler treats samples independently
+        (not ``pc``, whose step averages over the batch, nor an adaptive scipy ``ode``); other
+        parts get one ``torch.Generator`` for the batch. A ``generator`` always draws the batch
+        as one.
 
         Imputation: ``known [n or 1, *E]`` with a bool ``mask`` (broadcastable, true where known)
         samples the other coordinates given these (samplers with ``can_impute``; see
@@ -344,7 +354,7 @@ class ScoreModel:
             from scoregen.samplers.impute import condition
 
             extra["known"] = condition(sampler, known, mask, n, self.event_shape, convert=self.converter, device=self._device)
-        generator = _generator(seed, generator, self._device)
+        generator = self._random_source(seed, generator, first, n, sampler)
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
         if isinstance(estimator, nn.Module):
             estimator.eval()
@@ -356,6 +366,24 @@ class ScoreModel:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _random_source(self, seed, generator, first: int, n: int, sampler):
+        """Per-sample generators when the parts allow them and no generator is given, else one
+        generator for the batch (see :meth:`sample`)."""
+        first = v.check_int("first", first, minimum=0)
+        per_sample = all(getattr(part, "per_sample_noise", False) for part in (sampler, self.kernel))
+        if first and (generator is not None or not per_sample):
+            raise ConfigError(
+                "first= needs per-sample seeds: pass seed= (not generator=) with a sampler and kernel "
+                "that draw per sample (per_sample_noise)"
+            )
+        if generator is not None or not per_sample:
+            return _generator(seed, generator, self._device)
+        from scoregen.seeds import SampleGenerators
+
+        if seed is None:
+            seed = int(torch.randint(2**62, (), generator=make_generator()))
+        return SampleGenerators(seed, n, first=first, device=self._device)
 
     def log_prob(self, x, *, divergence: str = "auto", seed: int = 0, rtol: float = 1e-5, atol: float = 1e-5) -> torch.Tensor:
         """``log p(x)`` ``[N]`` in nats through the probability-flow ODE (see
@@ -528,8 +556,9 @@ def load(path, *, registry: Registry | None = None, device=None, **overrides) ->
     """Read a model written by :meth:`ScoreModel.save` onto ``device`` (default the CPU; the
     saved tensors are read to the CPU and copied there, whatever device saved them);
     ``overrides`` as in :func:`build` (needed for parts that were unregistered objects when saved)."""
+    path = v.check_path("path", path)
     document, state = io.read_model(path)
-    where = Path(path) / io.CONFIG
+    where = path / io.CONFIG
     try:
         config = ModelConfig.from_dict(document["config"])
     except (ScoregenError, TypeError) as exc:

@@ -180,3 +180,13 @@ def test_the_trainers_generators_live_on_the_models_device(monkeypatch):
     with virtual_device() as device:
         build("ncsn", device=device, kernel={"n_levels": 3}).fit(torch.randn(16, 2), steps=1, batch_size=4, progress=False)
     assert made == [device]
+
+
+def test_torchrun_gives_each_process_its_gpu_and_nccl(monkeypatch):
+    from scoregen.training import distributed
+
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert distributed.rank_device("cuda") == torch.device("cuda", 3)
+    assert distributed.rank_device("cuda:1") == torch.device("cuda", 1)  # an explicit GPU is kept
+    assert distributed.rank_device("cpu") == torch.device("cpu")
+    assert (distributed.backend_for("cuda:0"), distributed.backend_for("cpu")) == ("nccl", "gloo")

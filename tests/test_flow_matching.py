@@ -175,7 +175,7 @@ def test_ot_pairing_is_the_optimal_assignment():
     x0, z = torch.randn(2, 6, 2, generator=g)
     pi = ot_pairing(x0, z)
     assert sorted(pi.tolist()) == list(range(6))
-    cost = lambda p: float(((x0 - z[list(p)]) ** 2).sum())
+    cost = lambda p: float(((x0 - z[list(p)]) ** 2).sum())  # noqa: E731
     assert cost(pi.tolist()) == pytest.approx(min(cost(p) for p in itertools.permutations(range(6))))
 
 

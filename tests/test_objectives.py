@@ -12,8 +12,8 @@ from torch import nn
 from scoregen import build
 from scoregen.errors import ConfigError
 from scoregen.estimators import NoiseConditionalMLP
-from scoregen.numerics.traces import jacobian_trace, projected_jacobian
 from scoregen.kernels import GaussianLadder
+from scoregen.numerics.traces import jacobian_trace, projected_jacobian
 from scoregen.objectives import (
     DenoisingScoreMatching,
     ImplicitScoreMatching,

@@ -111,7 +111,7 @@ def test_v_and_velocity_targets_are_their_definitions(kernel):
     m, s = kernel.marginal(t)
     torch.testing.assert_close(resolve("v").target(x0, eps, c), m[:, None] * eps - s[:, None] * x0)
     h = 1e-6 * (kernel.t_max - kernel.t_min)
-    path = lambda tt: kernel.marginal(tt)[0][:, None] * x0 + kernel.marginal(tt)[1][:, None] * eps
+    path = lambda tt: kernel.marginal(tt)[0][:, None] * x0 + kernel.marginal(tt)[1][:, None] * eps  # noqa: E731
     finite_difference = (path(t + h) - path(t - h)) / (2 * h)
     torch.testing.assert_close(resolve("velocity").target(x0, eps, c), finite_difference, rtol=1e-6, atol=1e-6)
 

@@ -164,3 +164,34 @@ def sequence_distributions(
         return SequenceDistribution(table + 1e-12)
 
     return build()
+
+
+def restricted_table(vocab_size: int, length: int, rule, *, seed: int = 0) -> SequenceDistribution:
+    """A spiky table over ``{0 … V−1}^L`` (squared exponential draws from ``seed``: entries over
+    orders of magnitude) restricted to the sequences where ``rule(x)`` holds, ``x`` the tuple of
+    ``L`` index grids (``torch.meshgrid``) and ``rule`` returning a bool grid."""
+    weights = torch.empty([vocab_size] * length, dtype=torch.float64)
+    weights.exponential_(generator=torch.Generator().manual_seed(seed))
+    index = torch.meshgrid(*[torch.arange(vocab_size)] * length, indexing="ij")
+    return SequenceDistribution(weights.square() * rule(index).to(torch.float64))
+
+
+def long_range_tables(seed: int = 0) -> dict[str, SequenceDistribution]:
+    """Tables whose dependency spans the whole sequence (the discrete family's learning benchmark):
+
+    - ``copy``: V = 3, L = 6, the last token repeats the first (243 sequences);
+    - ``sum``: V = 3, L = 5, the last token is the sum of the first two mod 3 (81 sequences);
+    - ``parity``: V = 2, L = 6, an even number of ones (32 sequences): each token depends on all others.
+    """
+    return {
+        "copy": restricted_table(3, 6, lambda x: x[0] == x[-1], seed=seed),
+        "sum": restricted_table(3, 5, lambda x: x[-1] == (x[0] + x[1]) % 3, seed=seed),
+        "parity": restricted_table(2, 6, lambda x: sum(x) % 2 == 0, seed=seed),
+    }
+
+
+def sampling_floor(distribution: SequenceDistribution, n: int, *, seed: int = 0, repeats: int = 8) -> float:
+    """The mean total variation of ``n`` true draws to the table, over ``repeats`` draws (seeds
+    ``seed, seed + 1, …``): what a perfect sampler scores with ``n`` samples."""
+    draws = [distribution.sample(n, torch.Generator().manual_seed(seed + i)) for i in range(repeats)]
+    return sum(distribution.total_variation(x) for x in draws) / repeats

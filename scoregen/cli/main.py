@@ -6,6 +6,7 @@ import json
 import sys
 
 from scoregen.registry import KINDS
+from scoregen.cli.threads import set_threads, threads_help
 
 
 def _cmd_demo(args) -> int:
@@ -45,10 +46,16 @@ def _cmd_list(args) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
+    import scoregen
+    from scoregen.registry import KINDS
+
     parser = argparse.ArgumentParser(prog="scoregen", description="Score-based generative models you can see and verify.")
+    parser.add_argument("--version", action="version", version=f"scoregen {scoregen.__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=int, default=None, help=f"CPU threads for torch (default: {threads_help()})")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="train NCSN on the 8-mode ring (or masked on the digits); write pictures and metrics")
+    demo = sub.add_parser("demo", parents=[common], help="train NCSN on the 8-mode ring (or masked on the digits); write pictures and metrics")
     demo.add_argument("--preset", choices=("ncsn", "masked"), default="ncsn", help="ncsn: the 2-D ring; masked: binary digits as tokens")
     demo.add_argument("--out", default=None, help="output folder (default: runs/demo, runs/demo-masked)")
     demo.add_argument("--steps", type=int, default=None, help="training steps (default: 10000 ncsn, 2000 masked)")
@@ -63,7 +70,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     from scoregen.cli.train import add_commands
 
-    add_commands(sub)
+    add_commands(sub, common)
     return parser
 
 
@@ -72,6 +79,7 @@ def main(argv=None) -> int:
 
     args = make_parser().parse_args(argv)
     try:
+        set_threads(getattr(args, "threads", None))
         return args.run(args)
     except ScoregenError as exc:
         print(f"scoregen: error: {_one_line(exc)}", file=sys.stderr)

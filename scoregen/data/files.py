@@ -74,7 +74,7 @@ class ImageFolder(torch.utils.data.Dataset):
     row is read.
     """
 
-    def __init__(self, root, *, size=None, channels: int | None = None, labels: bool = False):
+    def __init__(self, root, *, size: int | tuple[int, int] | None = None, channels: int | None = None, labels: bool = False):
         from PIL import Image, UnidentifiedImageError
 
         self.root = Path(root)

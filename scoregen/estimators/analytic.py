@@ -9,6 +9,7 @@ and why it memorises.
 """
 
 import math
+from typing import Any
 
 import attrs
 import torch
@@ -89,7 +90,7 @@ class MixtureVelocity:
     """
 
     mixture: GaussianMixture
-    kernel: object
+    kernel: Any
     event_shape: tuple[int, ...] | None = attrs.field(default=None, converter=_shape)
     parameterisation = "velocity"
 

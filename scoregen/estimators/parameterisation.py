@@ -93,7 +93,10 @@ def coefficients(kernel, sigma: torch.Tensor, like: torch.Tensor) -> Coefficient
     t = kernel.time_of(sig64)
     m, _ = kernel.marginal(t)
     dm, ds = kernel.schedule.marginal_derivative(t)
-    cast = lambda v: v.to(device=like.device, dtype=like.dtype)
+
+    def cast(v: torch.Tensor) -> torch.Tensor:
+        return v.to(device=like.device, dtype=like.dtype)
+
     return Coefficients(sigma=sigma.to(like.dtype), m=cast(m), s=cast(sig64 * m), dm=cast(dm), ds=cast(ds))
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from scoregen import _validators as v
-from scoregen._tensor import append_dims, draw_device, randn_like
+from scoregen._tensor import append_dims, draw_device, randn, randn_like
 from scoregen.errors import ConfigError
 from scoregen.kernels.schedules import (
     CosineSchedule,
@@ -47,6 +47,7 @@ class ScheduledGaussian:
     """
 
     family = "gaussian"
+    per_sample_noise = True  # prior_sample draws through scoregen._tensor (scoregen.seeds)
     schedule: Schedule
     n_levels: int
 
@@ -133,8 +134,7 @@ class ScheduledGaussian:
     def prior_sample(self, shape: tuple[int, ...], generator=None, *, device=None) -> torch.Tensor:
         """``x̂ = σ_max z``, ``z ~ N(0, I)`` of ``shape = [B, *E]``, float32, on ``device``
         (default: the generator's)."""
-        z = torch.randn(tuple(shape), generator=generator, device=draw_device(generator, device))
-        return self.sigma_range()[1] * z
+        return self.sigma_range()[1] * randn(shape, generator, device=device)
 
 
 def _levels_converter(value):

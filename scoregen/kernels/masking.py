@@ -54,6 +54,7 @@ class MaskingKernel:
     """
 
     family = "masking"
+    per_sample_noise = True  # the prior draws nothing (scoregen.seeds)
 
     vocab_size: int = attrs.field(validator=v.count)
     schedule: str = attrs.field(default="linear", validator=v.choice(*SCHEDULES))

@@ -14,6 +14,7 @@ import math
 import attrs
 import torch
 
+from scoregen import _validators as v
 from scoregen.errors import ConfigError
 
 
@@ -121,6 +122,11 @@ class Suggestion:
 
 def suggest(x: torch.Tensor, *, sigma_min: float = 0.01, n_steps_each: int = 5) -> Suggestion:
     """Apply Techniques 1, 2 and 4 to data ``x [N, *E]``."""
+    from scoregen._tensor import as_data
+
+    x = as_data(x)
+    sigma_min = v.check_real("sigma_min", sigma_min, positive=True)
+    n_steps_each = v.check_int("n_steps_each", n_steps_each, minimum=1)
     dim = math.prod(x.shape[1:])
     sigma_max = max_pairwise_distance(x)
     levels = n_levels(sigma_max, sigma_min, dim)

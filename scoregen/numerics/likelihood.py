@@ -17,9 +17,9 @@ import math
 import torch
 
 from scoregen.errors import ConfigError
+from scoregen.kernels.coordinates import scalar_marginal, times
 from scoregen.numerics import ode_bridge
 from scoregen.samplers.ode import probability_flow
-from scoregen.kernels.coordinates import scalar_marginal, times
 
 EXACT_MAX_DIM = 16  # "auto" uses the exact divergence up to this many dimensions
 

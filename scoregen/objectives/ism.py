@@ -4,8 +4,8 @@ import attrs
 
 from scoregen import _validators as v
 from scoregen.estimators.parameterisation import as_score
-from scoregen.numerics.traces import jacobian_trace
 from scoregen.kernels.base import require_family
+from scoregen.numerics.traces import jacobian_trace
 from scoregen.objectives.base import GaussianObjective, LossTerms
 
 

@@ -119,7 +119,7 @@ def resolve(value):
     except ConfigError as exc:
         raise ConfigError(f"sigma_distribution {spec['name']!r}: {exc}") from None
     except TypeError:
-        fields = [f.name for f in attrs.fields(factory)] if attrs.has(factory) else []
+        fields = [f.name for f in attrs.fields(factory)] if isinstance(factory, type) and attrs.has(factory) else []
         raise ConfigError(f"sigma_distribution {spec['name']!r} takes {fields or 'no parameters'}, got {sorted(params)}") from None
 
 

@@ -7,8 +7,8 @@ import torch
 
 from scoregen import _validators as v
 from scoregen.estimators.parameterisation import as_score
-from scoregen.numerics.traces import projected_jacobian
 from scoregen.kernels.base import require_family
+from scoregen.numerics.traces import projected_jacobian
 from scoregen.objectives.base import GaussianObjective, LossTerms
 
 

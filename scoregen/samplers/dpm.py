@@ -6,9 +6,11 @@ A step to ``σ = 0`` has ``h = ∞``: there every solver returns ``D(x; σ_i)`` 
 the exact limit of its first-order formula — the higher-order terms would be ``∞ · 0``.
 """
 
+import itertools
 import math
 
 import attrs
+import torch
 
 from scoregen import _validators as v
 from scoregen._tensor import randn_like
@@ -37,7 +39,7 @@ class DPMSolver(GridSampler):
         return self.order * (len(sigmas) - 2) + (1 if float(sigmas[-1]) == 0 else self.order)
 
     def steps(self, denoise, x, sigmas, generator):
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             if sigma_next == 0:
                 x = denoise(x, sigma)  # h = ∞: the first-order limit is D
                 yield x
@@ -75,8 +77,9 @@ class DPMPP2MSDE(GridSampler):
     solver_type: str = attrs.field(default="midpoint", validator=v.choice("midpoint", "heun"))
 
     def steps(self, denoise, x, sigmas, generator):
-        old, h_last = None, None
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        old: torch.Tensor | None = None
+        h_last = 0.0  # set with old
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             x0 = denoise(x, sigma)
             if sigma_next == 0:
                 x = x0
@@ -116,8 +119,11 @@ class DPMPP3MSDE(GridSampler):
     s_noise: float = attrs.field(default=1.0, validator=v.non_negative)
 
     def steps(self, denoise, x, sigmas, generator):
-        x0_1 = x0_2 = h_1 = h_2 = None  # the last two D and steps
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        x0_1: torch.Tensor | None = None  # the last two D and steps
+        x0_2: torch.Tensor | None = None
+        h_1: float | None = None
+        h_2: float | None = None
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             x0 = denoise(x, sigma)
             if sigma_next == 0:
                 x = x0
@@ -126,13 +132,13 @@ class DPMPP3MSDE(GridSampler):
                 h_eta = h * (self.eta + 1)
                 x = math.exp(-h_eta) * x - math.expm1(-h_eta) * x0  # first-order step (e^{−h_η} = (σ'/σ) e^{−ηh})
                 phi_2 = math.expm1(-h_eta) / h_eta + 1
-                if h_2 is not None:  # third order: first and second divided differences of D in λ
+                if h_1 is not None and h_2 is not None and x0_1 is not None and x0_2 is not None:  # third order: first and second divided differences of D in λ
                     r0, r1 = h_1 / h, h_2 / h
                     d1_0, d1_1 = (x0 - x0_1) / r0, (x0_1 - x0_2) / r1
                     d1 = d1_0 + (d1_0 - d1_1) * r0 / (r0 + r1)
                     d2 = (d1_0 - d1_1) / (r0 + r1)
                     x = x + phi_2 * d1 - SECOND_DIFFERENCE_WEIGHT * (phi_2 / h_eta - 0.5) * d2
-                elif h_1 is not None:  # second order
+                elif h_1 is not None and x0_1 is not None:  # second order
                     x = x + phi_2 * (x0 - x0_1) / (h_1 / h)
                 if self.eta > 0:  # the SDE's fresh noise
                     x = x + self.s_noise * sigma_next * math.sqrt(-math.expm1(-2 * h * self.eta)) * randn_like(x, generator)

@@ -2,6 +2,7 @@
 stochastic form with "churn" (Algorithm 2), on the probability-flow ODE ``dx̂/dσ = (x̂ − D)/σ``
 (:mod:`scoregen.samplers.stepping`)."""
 
+import itertools
 import math
 
 import attrs
@@ -32,7 +33,7 @@ class Heun(GridSampler):
         return 2 * (len(sigmas) - 1) - int(float(sigmas[-1]) == 0)
 
     def steps(self, denoise, x, sigmas, generator):
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             x = _heun_step(denoise, x, sigma, sigma_next)
             yield x
 
@@ -51,7 +52,7 @@ class EDMStochastic(Heun):
 
     def steps(self, denoise, x, sigmas, generator):
         gamma_max = min(self.S_churn / (len(sigmas) - 1), math.sqrt(2) - 1)
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             inside = self.S_tmin <= sigma and (self.S_tmax is None or sigma <= self.S_tmax)
             gamma = gamma_max if inside else 0.0
             sigma_hat = sigma * (1 + gamma)  # raise the noise level ...

@@ -51,6 +51,7 @@ class AnnealedLangevin:
 
     families = ("gaussian",)
     can_impute = True
+    per_sample_noise = True  # draws only through scoregen._tensor (scoregen.seeds)
 
     n_steps_each: int = attrs.field(default=100, validator=v.count)
     step_lr: float | str = attrs.field(default=2e-5, validator=v.or_auto(v.positive))
@@ -91,6 +92,7 @@ class Langevin:
     """
 
     families = ("gaussian",)
+    per_sample_noise = True
 
     n_steps: int = attrs.field(default=1000, validator=v.count)
     step_size: float = attrs.field(default=1e-3, validator=v.positive)

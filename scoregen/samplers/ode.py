@@ -4,12 +4,13 @@ prior draw to a sample (``decode``) and data to a latent (``encode``), and is in
 solver's error.
 """
 
+import itertools
+
 import attrs
 import torch
 
 from scoregen import _validators as v
 from scoregen._tensor import append_dims
-from scoregen.errors import ConfigError
 from scoregen.kernels.base import require_family
 from scoregen.kernels.coordinates import finish, scalar_marginal, start, times
 from scoregen.numerics import ode_bridge
@@ -38,6 +39,7 @@ class ProbabilityFlowODE:
     """
 
     families = ("gaussian",)
+    per_sample_noise = True  # only the prior is random; scipy's adaptive steps are shared by the batch
 
     method: str = attrs.field(default="heun", validator=v.choice(*METHODS))
     n_steps: int = attrs.field(default=50, validator=v.count)
@@ -86,7 +88,7 @@ class ProbabilityFlowODE:
 
         if self.method == "heun":  # fixed steps in torch; otherwise scipy's adaptive solver
             grid = torch.linspace(t0, t1, self.n_steps + 1, dtype=torch.float64).tolist()
-            for t, t_next in zip(grid, grid[1:]):
+            for t, t_next in itertools.pairwise(grid):
                 dt = t_next - t
                 d = drift(x, t)  # Euler step
                 x_euler = x + dt * d

@@ -8,6 +8,8 @@ moved to the SDE's own, ``x_1 = m(1) x̂_1``; the result is returned in data coo
 ``x / m(t_min)``, after an optional Tweedie step ``x̂ + σ² s(x̂, σ)`` at ``t_min``.
 """
 
+import itertools
+
 import attrs
 import torch
 
@@ -39,6 +41,7 @@ class ReverseSDE:
 
     families = ("gaussian",)
     can_impute = True
+    per_sample_noise = True  # draws only through scoregen._tensor (scoregen.seeds)
 
     n_steps: int = attrs.field(default=1000, validator=v.count)
     denoise: bool = attrs.field(default=True, validator=v.boolean)
@@ -52,7 +55,7 @@ class ReverseSDE:
         grid = kernel.time_grid(self.n_steps).tolist()
         x = _impute(known, kernel, start(kernel, x_init), grid[0], generator)
         predict = EulerMaruyama()
-        for i, (t, t_next) in enumerate(zip(grid, grid[1:])):
+        for i, (t, t_next) in enumerate(itertools.pairwise(grid)):
             x = predict(estimator, kernel, x, t, t_next, generator)
             x = _impute(known, kernel, x, t_next, generator)
             _report(callback, kernel, i, i + 1, t_next, x)
@@ -79,10 +82,14 @@ class PredictorCorrector:
     (already distributed as ``p_1``) and leave the last predictor step uncorrected.
 
     Score evaluations: ``n_steps (1 + n_corrector_steps) (+1)``. Imputes (``known``).
+
+    Its noise is per sample (:mod:`scoregen.seeds`), but its step ``ε`` averages norms over the
+    batch, so a sample still depends on the others drawn with it.
     """
 
     families = ("gaussian",)
     can_impute = True
+    per_sample_noise = True
 
     n_steps: int = attrs.field(default=500, validator=v.count)
     n_corrector_steps: int = attrs.field(default=1, validator=v.non_negative_count)
@@ -107,7 +114,7 @@ class PredictorCorrector:
         predict = resolve("predictor", self.predictor)
         grid = kernel.time_grid(self.n_steps).tolist()
         x = _impute(known, kernel, start(kernel, x_init), grid[0], generator)
-        for i, (t, t_next) in enumerate(zip(grid, grid[1:])):
+        for i, (t, t_next) in enumerate(itertools.pairwise(grid)):
             x = _impute(known, kernel, predict(estimator, kernel, x, t, t_next, generator), t_next, generator)
             for _ in range(self.n_corrector_steps):
                 x = _impute(known, kernel, self.correct(estimator, kernel, x, t_next, generator), t_next, generator)

@@ -1,8 +1,11 @@
 """Explicit solvers of the probability-flow ODE ``dx̂/dσ = d(x̂, σ) = (x̂ − D(x̂; σ))/σ`` in σ
 (:mod:`scoregen.samplers.stepping`): Euler, and linear multistep (Adams–Bashforth in σ)."""
 
+import itertools
+
 import attrs
 import numpy as np
+import torch
 
 from scoregen import _validators as v
 from scoregen.samplers.stepping import GridSampler
@@ -14,7 +17,7 @@ class Euler(GridSampler):
     ``sample_euler``): ``x ← x + (σ_{i+1} − σ_i) d(x, σ_i)``. Score evaluations: ``n_steps``. Order 1."""
 
     def steps(self, denoise, x, sigmas, generator):
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             d = (x - denoise(x, sigma)) / sigma  # dx/dσ at σ_i
             x = x + (sigma_next - sigma) * d  # Euler step
             yield x
@@ -42,8 +45,8 @@ class LMS(GridSampler):
     order: int = attrs.field(default=4, validator=[v.count, v.real(at_most=4)])
 
     def steps(self, denoise, x, sigmas, generator):
-        history = []  # (σ_j, d_j), most recent first
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        history: list[tuple[float, torch.Tensor]] = []  # (σ_j, d_j), most recent first
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             history.insert(0, (sigma, (x - denoise(x, sigma)) / sigma))  # dx/dσ at σ_i
             del history[self.order :]
             weights = lms_coefficients([s for s, _ in history], sigma, sigma_next)

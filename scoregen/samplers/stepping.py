@@ -81,10 +81,10 @@ class GridSampler:
         ``σ = 0``) and ``x`` after each step."""
         levels = check_sigmas(sigmas).tolist()
         denoise = Denoiser(estimator, x_init.dtype)
-        x = x_init.to(torch.float64)
-        for i, x in enumerate(self.steps(denoise, x, levels, generator)):
+        state = x_init.to(torch.float64)
+        for i, state in enumerate(self.steps(denoise, state, levels, generator)):  # noqa: B020 (the start, then each step's state)
             if callback is not None:
                 sigma = levels[i + 1]
                 t = float(kernel.time_of(sigma)) if sigma > 0 else None
-                callback({"step": i, "nfe": denoise.count, "sigma": sigma, "t": t, "x": x.to(x_init.dtype)})
-        return x.to(x_init.dtype)
+                callback({"step": i, "nfe": denoise.count, "sigma": sigma, "t": t, "x": state.to(x_init.dtype)})
+        return state.to(x_init.dtype)

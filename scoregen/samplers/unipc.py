@@ -9,6 +9,7 @@ Algorithms 1 and 2). The corrector adds the new point's ``D`` with ``r = 1``. A 
 returns the last ``D`` (the first-order limit; ``h = ∞``).
 """
 
+import itertools
 import math
 
 import attrs
@@ -63,9 +64,9 @@ class UniPC(GridSampler):
     corrector: bool = attrs.field(default=True, validator=v.boolean)
 
     def steps(self, denoise, x, sigmas, generator):
-        history = []  # (λ, σ, D), most recent first
+        history: list[tuple[float, float, torch.Tensor]] = []  # (λ, σ, D), most recent first
         x_prev = None  # the (corrected) state the last prediction started from
-        for sigma, sigma_next in zip(sigmas, sigmas[1:]):
+        for sigma, sigma_next in itertools.pairwise(sigmas):
             lam = -math.log(sigma)
             x0 = denoise(x, sigma)
             if self.corrector and x_prev is not None:  # UniC: correct x with the D just computed

@@ -4,7 +4,7 @@ import attrs
 import torch
 
 from scoregen import _validators as v
-from scoregen._tensor import append_dims
+from scoregen._tensor import append_dims, rand
 from scoregen.kernels.base import require_family
 
 REVEALS = ("count", "independent")
@@ -39,6 +39,7 @@ class Unmask:
 
     families = ("masking",)
     can_impute = True
+    per_sample_noise = True  # every draw is [B, *E] through scoregen._tensor (scoregen.seeds)
 
     steps: int | None = attrs.field(default=None, validator=v.optional(v.count))
     temperature: float = attrs.field(default=1.0, validator=v.positive)
@@ -62,7 +63,7 @@ class Unmask:
         masked0 = x == kernel.mask_id
         if self.reveal == "count":
             # A uniformly random order of each row's masked positions: rank 0 is revealed first.
-            keys = torch.rand(x.shape, generator=generator, device=x.device).flatten(1).masked_fill(~masked0.flatten(1), 2.0)
+            keys = rand(x.shape, generator, device=x.device).flatten(1).masked_fill(~masked0.flatten(1), 2.0)
             rank = keys.argsort(dim=1).argsort(dim=1).reshape(x.shape)
             m0 = masked0.flatten(1).sum(dim=1)
         grid = torch.linspace(1.0, 0.0, n_steps + 1, dtype=torch.float64)
@@ -74,14 +75,17 @@ class Unmask:
                 reveal = masked & (rank < append_dims(m0 - _still_masked(m0, kernel.mask_prob(s)), x.ndim))
             else:
                 p_reveal = 1.0 - kernel.mask_prob(s) / kernel.mask_prob(t)
-                reveal = masked & (torch.rand(x.shape, generator=generator, dtype=torch.float64, device=x.device) < p_reveal)
+                reveal = masked & (rand(x.shape, generator, dtype=torch.float64, device=x.device) < p_reveal)
+            u = rand(x.shape, generator, dtype=torch.float64, device=x.device)  # one per position: per sample
             if bool(reveal.any()):
                 t_vec = torch.full((x.shape[0],), float(t), dtype=torch.float32, device=x.device)
                 logits = estimator(x, t_vec)
                 kernel.check_logits(logits, x)
                 # softmax(l/T) from log-probabilities (≤ 0, the largest 0), finite for any T > 0.
                 probs = torch.softmax(torch.log_softmax(logits[reveal].double(), dim=-1) / self.temperature, dim=-1)
-                x[reveal] = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(x.dtype)
+                # Inverse CDF: the first token whose cumulative probability exceeds u.
+                token = (probs.cumsum(dim=-1) <= u[reveal][:, None]).sum(dim=-1).clamp(max=probs.shape[-1] - 1)
+                x[reveal] = token.to(x.dtype)
             if callback is not None:
                 callback({"step": j, "t": float(s), "x": x, "masked": int((x == kernel.mask_id).sum())})
         return x

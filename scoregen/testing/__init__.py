@@ -9,6 +9,8 @@ public for plugin authors and users.
   :func:`assert_masked_objective_consistent`, :func:`assert_sampler_recovers_table`.
 - Conformance checks for every family, dispatched on ``kernel.family``: :func:`check_kernel`,
   :func:`check_estimator`, :func:`check_objective`, :func:`check_sampler`.
+- Convergence (:mod:`scoregen.testing.convergence`): :func:`check_order` (a deterministic
+  sampler's order against a reference ODE solution) and :func:`check_in_distribution`.
 - hypothesis settings profiles ``dev`` (20 examples, the quick default) and ``ci`` (200 examples),
   registered on import unless a profile of that name exists; select one with
   ``pytest --hypothesis-profile=ci`` or ``settings.load_profile("ci")``.
@@ -36,6 +38,7 @@ from scoregen.testing.masking import (
     assert_sampler_recovers_table,
     default_distribution,
 )
+from scoregen.testing.convergence import check_in_distribution, check_order
 
 PROFILES: dict[str, dict[str, Any]] = {
     "dev": {"max_examples": 20, "deadline": None},
@@ -66,8 +69,10 @@ __all__ = [
     "assert_score_close",
     "assert_velocity_close",
     "check_estimator",
+    "check_in_distribution",
     "check_kernel",
     "check_objective",
+    "check_order",
     "check_sampler",
     "default_distribution",
     "default_mixture",

@@ -3,7 +3,7 @@ and reproducibility checks, and the failure message. Helpers that raise hide the
 from pytest's tracebacks (``__tracebackhide__``), so a failure points at the caller's check."""
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -44,7 +44,7 @@ def global_rng_untouched(component: object, action: str) -> Iterator[None]:
         raise fail(component, f"{action} drew from torch's global random generator; draw from `generator`")
 
 
-def check_tensor(component: object, out: object, shape, dtype: torch.dtype, action: str, *, finite: bool = True) -> torch.Tensor:
+def check_tensor(component: object, out: object, shape: Sequence[int], dtype: torch.dtype, action: str, *, finite: bool = True) -> torch.Tensor:
     """``out`` is a tensor of ``shape`` and ``dtype`` (and, with ``finite``, finite)."""
     __tracebackhide__ = True
     if not isinstance(out, torch.Tensor):

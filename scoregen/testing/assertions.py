@@ -16,6 +16,7 @@ Each assertion hides its own frames from pytest's tracebacks.
 """
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,11 +28,11 @@ from scoregen.metrics import mixture_quality, sliced_wasserstein
 from scoregen.testing._common import log_uniform
 from scoregen.testing._common import seeded as _seeded
 
-SIGMA_RANGE = (0.005, 20.0)
+SIGMA_RANGE: tuple[float, float] = (0.005, 20.0)
 """The default range of the random noise levels, ``(σ_min, σ_max)``."""
 
 
-def _vec(t) -> str:
+def _vec(t: object) -> str:
     values = np.asarray(torch.as_tensor(t, dtype=torch.float64).reshape(-1))
     shown = np.array2string(values[:4], precision=4, separator=", ", max_line_width=200)
     return shown[:-1] + ", ...]" if values.size > 4 else shown
@@ -62,8 +63,8 @@ def default_mixture() -> GaussianMixture:
 def assert_score_close(
     estimator: Callable,
     mixture: GaussianMixture,
-    x=None,
-    sigma=None,
+    x: torch.Tensor | None = None,
+    sigma: float | Sequence[float] | torch.Tensor | None = None,
     *,
     rtol: float = 1e-4,
     atol: float = 1e-6,
@@ -135,9 +136,9 @@ def assert_score_close(
 def assert_velocity_close(
     estimator: Callable,
     mixture: GaussianMixture,
-    kernel,
-    x=None,
-    t=None,
+    kernel: Any,
+    x: torch.Tensor | None = None,
+    t: float | torch.Tensor | None = None,
     *,
     rtol: float = 1e-4,
     atol: float = 1e-6,
@@ -224,10 +225,10 @@ def _mean_se(values: torch.Tensor) -> tuple[float, float]:
 
 
 def assert_objective_consistent(
-    objective,
+    objective: Any,
     mixture: GaussianMixture | None = None,
     *,
-    kernel=None,
+    kernel: Any = None,
     estimators: Sequence[Callable] | None = None,
     weight: Callable[[torch.Tensor], torch.Tensor] | None = None,
     n: int = 4096,
@@ -314,10 +315,10 @@ def _isotropic(mixture: GaussianMixture) -> bool:
 
 
 def assert_sampler_recovers(
-    sampler,
+    sampler: Any,
     mixture: GaussianMixture | None = None,
     *,
-    kernel=None,
+    kernel: Any = None,
     estimator: Callable | None = None,
     n: int = 2000,
     factor: float = 1.5,

@@ -18,10 +18,14 @@ that failed, with the checks' own frames hidden from pytest's tracebacks. Every 
 component passes them (``tests/test_conformance.py``).
 """
 
+from collections.abc import Callable, Sequence
 from types import ModuleType
+from typing import Any
 
 import torch
 
+from scoregen.analytic import GaussianMixture
+from scoregen.analytic.sequences import SequenceDistribution
 from scoregen.errors import ConfigError
 from scoregen.testing import gaussian, masking
 from scoregen.testing._common import check_callback, check_seeded, check_tensor, fail, families, require_method, seeded
@@ -33,7 +37,7 @@ FAMILIES: dict[str, ModuleType] = {"gaussian": gaussian, "masking": masking}
 (the last three take the ground truth as ``truth=``)."""
 
 
-def _family(kernel) -> ModuleType:
+def _family(kernel: Any) -> ModuleType:
     family = getattr(kernel, "family", None)
     if not isinstance(family, str):
         raise fail(kernel, f"a kernel needs a string attribute `family`, got {family!r}")
@@ -42,14 +46,14 @@ def _family(kernel) -> ModuleType:
     return FAMILIES[family]
 
 
-def _default_kernel(component, kind: str):
+def _default_kernel(component: Any, kind: str) -> Any:
     for family in families(component):
         if family in FAMILIES:
             return FAMILIES[family].default_kernel(kind)
     raise ConfigError(f"pass kernel=... to check a component of the families {families(component)}")
 
 
-def _truth(mixture, distribution):
+def _truth(mixture: Any, distribution: Any) -> Any:
     """The ground truth a check was given: a Gaussian mixture or a sequence table (or neither)."""
     return distribution if distribution is not None else mixture
 
@@ -57,7 +61,7 @@ def _truth(mixture, distribution):
 # ---------------------------------------------------------------------------------------- kernels
 
 
-def check_kernel(kernel, *, event_shapes=EVENT_SHAPES, n: int = 20_000) -> None:
+def check_kernel(kernel: Any, *, event_shapes: Sequence[tuple[int, ...]] = EVENT_SHAPES, n: int = 20_000) -> None:
     """Conformance of a noise kernel: a string ``family`` with checks, then that family's
     (``n`` draws where a rate is measured):
 
@@ -76,7 +80,15 @@ def check_kernel(kernel, *, event_shapes=EVENT_SHAPES, n: int = 20_000) -> None:
 # ------------------------------------------------------------------------------------- estimators
 
 
-def check_estimator(estimator, *, event_shape=None, kernel=None, mixture=None, distribution=None, seed: int = 0) -> None:
+def check_estimator(
+    estimator: Any,
+    *,
+    event_shape: Sequence[int] | None = None,
+    kernel: Any = None,
+    mixture: GaussianMixture | None = None,
+    distribution: SequenceDistribution | None = None,
+    seed: int = 0,
+) -> None:
     """Conformance of an estimator of the family of ``kernel`` (default: the estimator's first
     ``families``; Gaussian when it declares none), on batches of its ``event_shape`` (default:
     ``estimator.event_shape``), in eval mode (a module is left in the mode it was in):
@@ -108,7 +120,15 @@ def check_estimator(estimator, *, event_shape=None, kernel=None, mixture=None, d
 # ------------------------------------------------------------------------------------- objectives
 
 
-def check_objective(objective, *, kernel=None, mixture=None, distribution=None, event_shapes=EVENT_SHAPES, batch_size: int = 8) -> None:
+def check_objective(
+    objective: Any,
+    *,
+    kernel: Any = None,
+    mixture: GaussianMixture | None = None,
+    distribution: SequenceDistribution | None = None,
+    event_shapes: Sequence[tuple[int, ...]] = EVENT_SHAPES,
+    batch_size: int = 8,
+) -> None:
     """Conformance of an objective with its family's probe estimator on every shape of
     ``event_shapes``: ``per_sample`` returns ``loss`` and ``sigma`` of one length ``N`` (a
     multiple of the batch size), finite, with positive levels (times, for masking); it is seeded;
@@ -131,7 +151,7 @@ def check_objective(objective, *, kernel=None, mixture=None, distribution=None, 
         kept = x.clone()
         label = f"per_sample on {[batch_size, *shape]}"
 
-        def losses(g):
+        def losses(g: torch.Generator) -> torch.Tensor:
             terms = objective.per_sample(probe, kernel, x, generator=g)
             return torch.stack([terms.loss, terms.sigma.to(terms.loss.dtype)]).detach()
 
@@ -157,17 +177,17 @@ def check_objective(objective, *, kernel=None, mixture=None, distribution=None, 
 
 
 def check_sampler(
-    sampler,
+    sampler: Any,
     *,
-    kernel=None,
-    mixture=None,
-    distribution=None,
+    kernel: Any = None,
+    mixture: GaussianMixture | None = None,
+    distribution: SequenceDistribution | None = None,
     factor: float = 1.5,
     n: int | None = None,
-    event_shapes=EVENT_SHAPES,
+    event_shapes: Sequence[tuple[int, ...]] = EVENT_SHAPES,
     order: float | None = None,
     stochastic: bool = False,
-    steps=None,
+    steps: Sequence[int] | None = None,
 ) -> None:
     """Conformance of a sampler at its own settings (its default budget), with ``kernel``
     (default: its family's — the ``ncsn`` ladder ``σ = 10 → 0.01``, or the linear masking kernel
@@ -201,7 +221,7 @@ def check_sampler(
         kept = x_init.clone()
         label = f"sample from x_init {[4, *shape]}"
 
-        def run(*, generator, callback=None):
+        def run(*, generator: torch.Generator, callback: Callable[[dict], None] | None = None) -> torch.Tensor:
             return sampler.sample(probe, kernel, x_init, generator=generator, callback=callback)
 
         with torch.no_grad():
@@ -213,7 +233,7 @@ def check_sampler(
     if (order is not None or stochastic) and kernel.family == "gaussian":
         from scoregen.testing import convergence
 
-        extra = {"steps": steps} if steps else {}
+        extra: dict[str, Any] = {"steps": steps} if steps else {}
         if order is not None:
             convergence.check_order(sampler, order, kernel=kernel, mixture=mixture, **extra)
         else:

@@ -71,9 +71,9 @@ def check_order(
     counts, errors = [], []
     for k in steps:
         sigmas = grid(kernel, k, zero=False)
-        calls = []
+        calls: list[int] = []
 
-        def counted(x, sigma):
+        def counted(x, sigma, calls=calls):
             calls.append(1)
             return estimator(x, sigma)
 

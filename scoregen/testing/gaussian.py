@@ -3,10 +3,14 @@ interface and ground-truth checks of kernels, estimators, objectives and sampler
 :mod:`scoregen.testing.conformance`, which dispatches on ``kernel.family``)."""
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
+from scoregen.analytic import GaussianMixture
+from scoregen.kernels import GaussianLadder
 from scoregen.testing._common import check_seeded, check_tensor, evaluating, fail, log_uniform, seeded
 from scoregen.testing.assertions import (
     SIGMA_RANGE,
@@ -30,11 +34,9 @@ class UnitGaussianScore(nn.Module):
         return -self.a * x / (1 + sigma.square()).reshape(-1, *(1,) * (x.ndim - 1))
 
 
-def default_kernel(kind: str = "sampler"):
+def default_kernel(kind: str = "sampler") -> GaussianLadder:
     """The kernel a component of ``kind`` is checked with: the ``ncsn`` ladder ``σ = 10 → 0.01``
     (10 levels), or the short ladder ``σ = 2, 0.5, 0.1`` for an objective."""
-    from scoregen.kernels import GaussianLadder
-
     return GaussianLadder(levels=(2.0, 0.5, 0.1)) if kind == "objective" else GaussianLadder()
 
 
@@ -42,17 +44,17 @@ N_SAMPLES = 2000
 """Samples a sampler draws for its ground-truth check."""
 
 
-def data(kernel, shape: tuple[int, ...], batch_size: int, generator: torch.Generator) -> torch.Tensor:
+def data(kernel: Any, shape: tuple[int, ...], batch_size: int, generator: torch.Generator) -> torch.Tensor:
     """Clean data ``[B, *shape]``: standard normal float32."""
     return torch.randn(batch_size, *shape, generator=generator)
 
 
-def probe(kernel) -> nn.Module:
+def probe(kernel: Any) -> nn.Module:
     """The estimator objectives and samplers are exercised with."""
     return UnitGaussianScore()
 
 
-def check_kernel(kernel, event_shapes, n: int) -> None:
+def check_kernel(kernel: Any, event_shapes: Sequence[tuple[int, ...]], n: int) -> None:
     """Strictly decreasing positive ``sigmas``; ``perturb`` keeps shape and dtype, is seeded and
     ``x + σ z`` for a given ``noise``; ``(x̃ − x)/σ ~ N(0, I)``; ``sample_sigma`` within the ladder."""
     __tracebackhide__ = True
@@ -95,11 +97,11 @@ def check_kernel(kernel, event_shapes, n: int) -> None:
 
 
 def check_estimator(
-    estimator,
+    estimator: Any,
     shape: tuple[int, ...],
     *,
-    kernel=None,
-    truth=None,
+    kernel: Any = None,
+    truth: GaussianMixture | None = None,
     sigma_range: tuple[float, float] = SIGMA_RANGE,
     batch_size: int = 6,
     seed: int = 0,
@@ -115,7 +117,7 @@ def check_estimator(
     levels = log_uniform(3 + batch_size, *sigma_range, generator).to(torch.float32)
     cases = [torch.full((batch_size,), float(s)) for s in levels[:3]] + [levels[3:]]
 
-    def score(x, sigma):  # gradients stay on: a score may be −∇ of an energy
+    def score(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:  # gradients stay on: a score may be −∇ of an energy
         return estimator(x, sigma).detach()
 
     with evaluating(estimator):
@@ -139,13 +141,13 @@ def _levels(sigma: torch.Tensor) -> str:
     return f"{float(unique[0]):.4g}" if len(unique) == 1 else "one level per row"
 
 
-def check_objective(objective, kernel, *, truth=None) -> None:
+def check_objective(objective: Any, kernel: Any, *, truth: GaussianMixture | None = None) -> None:
     """Score matching's defining property (:func:`assert_objective_consistent`) on the mixture ``truth``."""
     __tracebackhide__ = True
     assert_objective_consistent(objective, truth, kernel=kernel)
 
 
-def check_sampler(sampler, kernel, *, truth=None, n: int = N_SAMPLES, factor: float = 1.5) -> None:
+def check_sampler(sampler: Any, kernel: Any, *, truth: GaussianMixture | None = None, n: int = N_SAMPLES, factor: float = 1.5) -> None:
     """Driven by the exact score, the sampler recovers the mixture ``truth`` (:func:`assert_sampler_recovers`)."""
     __tracebackhide__ = True
     assert_sampler_recovers(sampler, truth, kernel=kernel, n=n, factor=factor)

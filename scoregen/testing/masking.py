@@ -13,14 +13,16 @@ and the interface checks of kernels, estimators, objectives and samplers (called
 """
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from scoregen.analytic.sequences import SequenceDistribution
+from scoregen.analytic.sequences import SequenceDistribution, sampling_floor
 from scoregen.errors import ConfigError, ScoregenError
 from scoregen.estimators.discrete import ExactDiscrete, carry_over
+from scoregen.kernels import MaskingKernel
 from scoregen.testing._common import check_seeded, check_tensor, evaluating, fail, seeded
 
 LENGTH = 4
@@ -29,10 +31,8 @@ N_SAMPLES = 20_000
 """Samples a sampler draws for its ground-truth check."""
 
 
-def default_kernel(kind: str = "sampler", *, vocab_size: int = 3):
+def default_kernel(kind: str = "sampler", *, vocab_size: int = 3) -> MaskingKernel:
     """The kernel a component of any ``kind`` is checked with: linear masking over ``vocab_size`` tokens."""
-    from scoregen.kernels import MaskingKernel
-
     return MaskingKernel(vocab_size=vocab_size)
 
 
@@ -70,12 +70,12 @@ class TokenPrior(nn.Module):
         return carry_over(logits, x_t, self.vocab_size) if self.carry else logits
 
 
-def probe(kernel) -> nn.Module:
+def probe(kernel: Any) -> nn.Module:
     """The estimator objectives and samplers are exercised with."""
     return TokenPrior(kernel.vocab_size)
 
 
-def data(kernel, shape: tuple[int, ...], batch_size: int, generator: torch.Generator) -> torch.Tensor:
+def data(kernel: Any, shape: tuple[int, ...], batch_size: int, generator: torch.Generator) -> torch.Tensor:
     """Clean tokens ``[B, *shape]`` int64, uniform over the vocabulary."""
     return torch.randint(kernel.vocab_size, (batch_size, *shape), generator=generator)
 
@@ -88,7 +88,7 @@ def _masked_at_random(x: torch.Tensor, mask_id: int, generator: torch.Generator)
     return torch.where(masked, torch.full_like(x, mask_id), x)
 
 
-def _tracks(kernel, what: str, t: torch.Tensor) -> torch.Tensor:
+def _tracks(kernel: Any, what: str, t: torch.Tensor) -> torch.Tensor:
     value = getattr(kernel, what)(t)
     if not isinstance(value, torch.Tensor) or value.shape != t.shape or not bool(torch.isfinite(value).all()):
         raise fail(kernel, f"{what}(t) must return a finite tensor shaped like t {list(t.shape)}")
@@ -98,7 +98,7 @@ def _tracks(kernel, what: str, t: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------- kernels
 
 
-def check_kernel(kernel, event_shapes, n: int) -> None:
+def check_kernel(kernel: Any, event_shapes: Sequence[tuple[int, ...]], n: int) -> None:
     """``mask_id = vocab_size``; ``prior_sample`` is all masks (int64); ``mask_prob`` rises from 0
     at ``t = 0`` to 1 at ``t = 1``; ``elbo_weight = q'/q`` (``q`` the mask probability, checked by
     central differences); ``sample_t`` seeded in ``(0, 1]``; ``perturb`` seeded, keeps shape and
@@ -165,7 +165,7 @@ def check_kernel(kernel, event_shapes, n: int) -> None:
 # ------------------------------------------------------------------------------------- estimators
 
 
-def _probabilities(estimator, x_t: torch.Tensor, t: torch.Tensor, vocab: int, label: str) -> torch.Tensor:
+def _probabilities(estimator: Callable, x_t: torch.Tensor, t: torch.Tensor, vocab: int, label: str) -> torch.Tensor:
     """``softmax(estimator(x_t, t))`` [B, *E, V] float64, checked: shape, no NaN or +inf, rows sum to 1."""
     __tracebackhide__ = True
     logits = estimator(x_t, t)
@@ -180,7 +180,7 @@ def _probabilities(estimator, x_t: torch.Tensor, t: torch.Tensor, vocab: int, la
     return probs
 
 
-def assert_carries_over(estimator, x_t: torch.Tensor, t: torch.Tensor, vocab: int) -> None:
+def assert_carries_over(estimator: Callable, x_t: torch.Tensor, t: torch.Tensor, vocab: int) -> None:
     """At every visible position of ``x_t`` the estimator returns that token with certainty."""
     __tracebackhide__ = True
     probs = _probabilities(estimator, x_t, t, vocab, f"estimator(x_t {list(x_t.shape)}, t)")
@@ -198,7 +198,15 @@ def assert_carries_over(estimator, x_t: torch.Tensor, t: torch.Tensor, vocab: in
         )
 
 
-def check_estimator(estimator, shape: tuple[int, ...], *, kernel=None, truth=None, batch_size: int = 6, seed: int = 0) -> None:
+def check_estimator(
+    estimator: Any,
+    shape: tuple[int, ...],
+    *,
+    kernel: Any = None,
+    truth: SequenceDistribution | None = None,
+    batch_size: int = 6,
+    seed: int = 0,
+) -> None:
     """On int64 tokens ``[B, *shape]`` (one row all masked, one clean, the others masked at random
     rates) and random times in ``(0, 1]``: logits ``[B, *shape, V]`` with no NaN or +inf and a
     possible token everywhere; visible tokens carried over with certainty; input unmodified;
@@ -281,10 +289,10 @@ class _Perturbed:
 
 
 def assert_masked_objective_consistent(
-    objective,
+    objective: Any,
     distribution: SequenceDistribution | None = None,
     *,
-    kernel=None,
+    kernel: Any = None,
     weight: Callable[[torch.Tensor], torch.Tensor] | None = None,
     elbo: bool | None = None,
     n: int = 4096,
@@ -369,7 +377,7 @@ def _mean_se(values: torch.Tensor) -> tuple[float, float]:
     return float(values.mean()), float(values.std() / math.sqrt(values.numel()))
 
 
-def check_objective(objective, kernel, *, truth=None) -> None:
+def check_objective(objective: Any, kernel: Any, *, truth: SequenceDistribution | None = None) -> None:
     """The loss ignores what an estimator says at visible positions (a probe that breaks the
     carry-over convention gets the same losses), then :func:`assert_masked_objective_consistent`."""
     __tracebackhide__ = True
@@ -392,10 +400,10 @@ def check_objective(objective, kernel, *, truth=None) -> None:
 
 
 def assert_sampler_recovers_table(
-    sampler,
+    sampler: Any,
     distribution: SequenceDistribution | None = None,
     *,
-    kernel=None,
+    kernel: Any = None,
     estimator: Callable | None = None,
     n: int = 20_000,
     factor: float = 1.5,
@@ -418,7 +426,7 @@ def assert_sampler_recovers_table(
     if tuple(samples.shape) != (n, distribution.length) or bool((samples == kernel.mask_id).any()):
         raise AssertionError(f"{name} returned shape {list(samples.shape)} or masks left, for x_init of shape {list(x_init.shape)}")
     tv = distribution.total_variation(samples)
-    floor = sum(distribution.total_variation(distribution.sample(n, generator=seeded(seed + 1 + i))) for i in range(8)) / 8
+    floor = sampling_floor(distribution, n, seed=seed + 1)
     if tv > factor * floor:
         raise AssertionError(
             f"{name} does not recover the table over {{0 … {distribution.vocab_size - 1}}}^{distribution.length} with "
@@ -427,7 +435,7 @@ def assert_sampler_recovers_table(
         )
 
 
-def check_sampler(sampler, kernel, *, truth=None, n: int = N_SAMPLES, factor: float = 1.5) -> None:
+def check_sampler(sampler: Any, kernel: Any, *, truth: SequenceDistribution | None = None, n: int = N_SAMPLES, factor: float = 1.5) -> None:
     """From a partly masked ``x_init``: no mask is left, every token is in the vocabulary, and the
     visible tokens of ``x_init`` are kept; then :func:`assert_sampler_recovers_table`."""
     __tracebackhide__ = True

@@ -55,7 +55,7 @@ def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
-def _collective_device(t: torch.Tensor) -> torch.device:
+def _collective_device() -> torch.device:
     """Where a collective runs: NCCL needs this process's GPU, gloo takes CPU tensors."""
     if _dist().get_backend() == "nccl":
         return torch.device("cuda", torch.cuda.current_device())
@@ -66,7 +66,7 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     """The element-wise sum of ``t`` over all processes (on ``t``'s device)."""
     if not is_distributed():
         return t
-    out = t.to(_collective_device(t), copy=True)
+    out = t.to(_collective_device(), copy=True)
     _dist().all_reduce(out)
     return out.to(t.device)
 
@@ -75,7 +75,7 @@ def all_gather(t: torch.Tensor) -> list[torch.Tensor]:
     """``t`` from every process (same shape everywhere), indexed by rank (on ``t``'s device)."""
     if not is_distributed():
         return [t]
-    local = t.to(_collective_device(t))
+    local = t.to(_collective_device())
     out = [torch.empty_like(local) for _ in range(_dist().get_world_size())]
     _dist().all_gather(out, local)
     return [o.to(t.device) for o in out]

@@ -420,7 +420,12 @@ def train(
     if run.out is not None and not resume and checkpoint_dirs(run.out / CHECKPOINTS):
         raise ConfigError(f"{run.out} holds checkpoints of an earlier run: resume it, or train into another folder")
     if run.out is not None and run.rank == 0:
-        run.out.mkdir(parents=True, exist_ok=True)
+        if run.out.exists() and not run.out.is_dir():
+            raise ConfigError(f"out {str(run.out)!r} is an existing file, not a folder")
+        try:
+            run.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CheckpointError(f"cannot make the run folder {str(run.out)!r}: {exc.strerror or exc}") from None
         if not resume:
             (run.out / METRICS).unlink(missing_ok=True)
     if resume:
