@@ -13,7 +13,7 @@ from scoregen.samplers import dpm
 from scoregen.testing.convergence import check_order
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_grid_samplers import ORDERS  # noqa: E402 - the stated orders live with their test
+from test_grid_samplers import ORDERS  # the stated orders live with their test
 
 RANGES = ((16, 32, 64, 128), (32, 64, 128, 256), (64, 128, 256, 512))
 
