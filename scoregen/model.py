@@ -163,6 +163,11 @@ class ScoreModel:
             vocab = {"vocab_size": self.kernel.vocab_size} if hasattr(self.kernel, "vocab_size") else {}
             estimator = instantiate("estimator", self._estimator_spec, self._registry, event_shape=tuple(event_shape), **vocab)
         require_family(estimator, self.kernel)
+        if vocab and getattr(estimator, "vocab_size", vocab["vocab_size"]) != vocab["vocab_size"]:
+            raise ConfigError(
+                f"the estimator's vocab_size={estimator.vocab_size} differs from the kernel's {vocab['vocab_size']}; "
+                "leave it out (the estimator takes the kernel's)"
+            )
         return _moved(estimator, self._device) or estimator
 
     @property
@@ -396,6 +401,9 @@ class ScoreModel:
         """
         estimator = self.sampling_estimator("sample")
         n = v.check_int("n", n, minimum=1)
+        if seed is not None:
+            v.check_seed("seed", seed)
+        _check_generator(generator)
         v.check_bool("progress", progress)
         if callback is not None and not callable(callback):
             raise ConfigError(f"callback must be callable, got {callback!r}")

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from scoregen import _validators as v
-from scoregen._tensor import as_float64
+from scoregen._tensor import as_float64, check_fits_in_memory
 from scoregen.errors import ConfigError, DataError
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -83,8 +83,9 @@ class GaussianMixture:
         """Equal-weight 2-D mixture with means ``radius (cos θ_k, sin θ_k)``, ``θ_k = 2πk / n_modes``,
         and isotropic variances ``std²``."""
         n_modes = v.check_int("n_modes", n_modes, minimum=1)
-        radius = v.check_real("radius", radius, non_negative=True)
-        std = v.check_real("std", std, positive=True)
+        check_fits_in_memory((n_modes, 2, 4), f"{n_modes} modes", element_size=8)
+        radius = v.check_real("radius", radius, non_negative=True, at_most=1e6)
+        std = v.check_real("std", std, positive=True, at_most=1e6)
         angle = 2.0 * math.pi * torch.arange(n_modes, dtype=torch.float64) / n_modes
         means = radius * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
         return cls(torch.ones(n_modes), means, torch.full((n_modes, 2), float(std) ** 2))

@@ -32,6 +32,7 @@ from scoregen.testing.assertions import (
 )
 from scoregen.testing.posterior_checks import check_posterior_sampler
 from scoregen.testing.conformance import check_estimator, check_kernel, check_objective, check_sampler
+from scoregen.testing.convergence import check_in_distribution, check_order
 from scoregen.testing.gaussian import UnitGaussianScore
 from scoregen.testing.masking import (
     TokenPrior,
@@ -40,7 +41,6 @@ from scoregen.testing.masking import (
     assert_sampler_recovers_table,
     default_distribution,
 )
-from scoregen.testing.convergence import check_in_distribution, check_order
 
 PROFILES: dict[str, dict[str, Any]] = {
     "dev": {"max_examples": 20, "deadline": None},

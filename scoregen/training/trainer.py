@@ -15,7 +15,7 @@ import torch
 
 from scoregen import _validators as v
 from scoregen import io
-from scoregen._tensor import make_generator
+from scoregen._tensor import check_fits_in_memory, make_generator
 from scoregen.data.sources import StreamSource, as_source
 from scoregen.errors import CheckpointError, ConfigError, NumericalError, ScoregenError
 from scoregen.estimators.conditioning import classes_of, drop_labels
@@ -33,7 +33,7 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 @attrs.frozen(kw_only=True)
 class TrainConfig:
-    """What a training run does. ``batch_size`` is the global batch; ``ema_decay=None`` turns the
+    """What a training run does. ``batch_size`` is the global batch; ``lr`` is in ``(0, 1000]``; ``ema_decay=None`` turns the
     EMA off; ``grad_clip`` caps the global gradient norm; ``checkpoint_every=0`` writes a
     checkpoint only at the end (when there is an output folder).
 
@@ -53,7 +53,7 @@ class TrainConfig:
 
     steps: int = attrs.field(default=3000, validator=v.non_negative_count)
     batch_size: int = attrs.field(default=128, validator=v.count)
-    lr: float = attrs.field(default=1e-3, validator=v.positive)
+    lr: float = attrs.field(default=1e-3, validator=v.real(positive=True, at_most=1e3))
     lr_decay: str = attrs.field(default="cosine", validator=v.choice("cosine", "none"))
     warmup: int = attrs.field(default=0, validator=v.non_negative_count)
     seed: int = attrs.field(default=0, validator=v.seed)
@@ -136,6 +136,7 @@ class _Run:
             raise ConfigError("num_workers reads a map-style data set; a DataLoader brings its own workers")
         self.mine = range(self.rank * shards // self.world, (self.rank + 1) * shards // self.world)
         self.shard_batch = config.batch_size // shards
+        check_fits_in_memory((config.batch_size, *model.event_shape), f"a batch of {config.batch_size} rows")
         self.generators = [make_generator(self.device, config.seed + 1_000_003 * s) for s in self.mine]
         self.conditional = classes_of(model.estimator) is not None
         self.drop = getattr(getattr(model.estimator, "conditioning", None), "drop", 0.0)
