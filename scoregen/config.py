@@ -177,7 +177,7 @@ def resolve(kind: str, value, registry: Registry | None = None):
         value = {"name": value}
     if not isinstance(value, dict):
         return value
-    if "name" not in value:
+    if not isinstance(value.get("name"), str):
         raise ConfigError(f"a {kind} is given as a name or a dict with 'name', got {value!r}")
     if registry is None:
         from scoregen.plugins import get_registry
