@@ -192,7 +192,11 @@ def counts(minimum: int = 1, min_length: int = 1) -> Validator:
     return validate
 
 
+SIGMA_LIMITS = (1e-12, 1e12)
+"""The noise levels a Gaussian component may use: ``σ^p`` (``|p| ≤ 8``) and ``1/σ²`` stay finite in float32."""
+
 positive = real(positive=True)
+noise_level = real(at_least=SIGMA_LIMITS[0], at_most=SIGMA_LIMITS[1])
 non_negative = real(non_negative=True)
 count = integer(minimum=1)
 non_negative_count = integer(minimum=0)

@@ -176,6 +176,8 @@ def resolve(kind: str, value, registry: Registry | None = None):
     if isinstance(value, str):
         value = {"name": value}
     if not isinstance(value, dict):
+        if value is None or isinstance(value, bool | int | float | list | tuple) or not callable(value):
+            raise ConfigError(f"a {kind} is given as a registered name, a dict with 'name' or a callable object, got {value!r}")
         return value
     if not isinstance(value.get("name"), str):
         raise ConfigError(f"a {kind} is given as a name or a dict with 'name', got {value!r}")

@@ -183,9 +183,18 @@ def read_model(path) -> tuple[dict, dict[str, torch.Tensor] | None]:
     """Read what :func:`write_model` wrote: ``(document, state or None)``. A folder with a
     manifest (a training checkpoint) is verified against it first: a flipped byte in any file
     it lists is refused."""
+    path = v.check_path("path", path)
+    try:
+        return _read_model(path)
+    except CheckpointError:
+        raise
+    except OSError as exc:  # the file system refused: a name too long, no permission, an I/O error
+        raise CheckpointError(f"cannot read a model from {str(path)[:200]!r}: {exc.strerror or exc}") from None
+
+
+def _read_model(path: Path) -> tuple[dict, dict[str, torch.Tensor] | None]:
     from scoregen.training.checkpoint import MANIFEST, read_checkpoint
 
-    path = v.check_path("path", path)
     config_path = path / CONFIG
     if not config_path.is_file():
         raise CheckpointError(f"no saved model at {str(path)!r}: {CONFIG} is missing")

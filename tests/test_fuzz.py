@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from scoregen import build, data, load
 from scoregen.errors import CheckpointWarning, ScoregenError
 from scoregen.plugins import get_registry
+from scoregen.registry import KINDS
 from scoregen.training import TrainConfig, train
 
 FUZZ = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -75,6 +76,33 @@ def test_component_parameters(kind, name):
         model = verdict(f"build({kind})", lambda: build(preset, **overrides), f"{kind}={overrides[kind]}")
         if model is not None and not expensive(params):
             verdict(f"run({kind})", lambda: _exercise(model, family), f"{kind}={overrides[kind]}")
+
+    fuzz()
+
+
+EXTENSIONS = ("grid", "predictor", "sigma-distribution", "parameterisation", "preconditioning", "guidance", "posterior")
+"""Kinds that extend the parts above: built alone with hostile parameters (a grid is also walked)."""
+
+
+def _extensions() -> list[tuple[str, str]]:
+    registry = get_registry()
+    return [(kind, name) for kind in EXTENSIONS if kind in KINDS for name in registry.names(kind)]
+
+
+@pytest.mark.parametrize(("kind", "name"), _extensions())
+def test_extension_parameters(kind, name):
+    from scoregen.config import ComponentSpec, instantiate
+    from scoregen.kernels import VESDE
+
+    registry = get_registry()
+    factory = registry.get(kind, name).factory
+
+    @settings(max_examples=examples(12), **FUZZ)
+    @given(params=overrides_for(factory))
+    def fuzz(params):
+        made = verdict(f"build({kind})", lambda: instantiate(kind, ComponentSpec(name=name, params=params), registry), f"{params}")
+        if kind == "grid" and made is not None and not expensive(params):
+            verdict("run(grid)", lambda: made(VESDE(), 5, zero=True), f"{name} {params}")
 
     fuzz()
 
@@ -376,7 +404,7 @@ def test_saved_checkpoint_fields(run_folder, tmp_path_factory, data_):
 
 def test_fuzzing_covers_every_registered_component():
     """A component another helper registers is fuzzed once merged: the list comes from the registry."""
-    fuzzed = set(_components())
-    registered = {(e.kind, e.name) for e in get_registry() if e.kind in PARTS}
+    fuzzed = set(_components()) | set(_extensions())
+    registered = {(e.kind, e.name) for e in get_registry() if e.kind in PARTS + EXTENSIONS}
     assert fuzzed == registered
     assert ("sampler", "annealed-kinetic-langevin") in fuzzed  # plugins included

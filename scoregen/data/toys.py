@@ -3,6 +3,7 @@
 import torch
 
 from scoregen import _validators as v
+from scoregen._tensor import check_fits_in_memory
 from scoregen.analytic import GaussianMixture
 
 
@@ -16,5 +17,6 @@ def gaussian_mixture_2d(n: int = 20_000, *, seed: int = 0, n_modes: int = 8, rad
     """``n`` draws ``[n, 2]`` from :func:`ring_mixture` (8 modes on a circle, the default toy)."""
     n = v.check_int("n", n, minimum=1)
     v.check_seed("seed", seed)
+    check_fits_in_memory((n, 2), f"{n} draws", element_size=8)
     generator = torch.Generator().manual_seed(seed)
     return ring_mixture(n_modes, radius, std).sample(n, generator=generator).to(torch.float32)

@@ -60,6 +60,18 @@ class ScheduledGaussian:
     def t_max(self) -> float:
         return float(self.schedule.t_max)
 
+    def check_noise_range(self) -> None:
+        """Build the schedule (its own parameters are validated there) and refuse one whose noise
+        levels leave ``SIGMA_LIMITS``: ``σ(t_min) = 0`` (a ``t_min`` so small that ``s(t_min)``
+        underflows) would divide by zero in every sampler, and ``σ^p``, ``1/σ²`` must stay finite
+        in float32."""
+        lo, hi = self.sigma_range()
+        if not (v.SIGMA_LIMITS[0] <= lo < hi <= v.SIGMA_LIMITS[1]):
+            raise ConfigError(
+                f"the kernel's noise levels run from σ(t_min) = {lo:.3g} to σ(t_max) = {hi:.3g}; they must lie in "
+                f"[{v.SIGMA_LIMITS[0]:g}, {v.SIGMA_LIMITS[1]:g}] with σ(t_min) < σ(t_max) (change t_min, t_max or the σ range)"
+            )
+
     def sigma_range(self) -> tuple[float, float]:
         """``(σ(t_min), σ(t_max))``: the smallest and the largest noise level (the latter is the
         prior's std in ladder coordinates)."""
@@ -181,6 +193,12 @@ class GaussianLadder(ScheduledGaussian):
             raise ConfigError(
                 f"need sigma_max > sigma_min > 0, got sigma_max={self.sigma_max}, sigma_min={self.sigma_min}"
             )
+        if self.resolved:
+            lo, hi = float(self.sigmas[-1]), float(self.sigmas[0])
+            if not v.SIGMA_LIMITS[0] <= lo <= hi <= v.SIGMA_LIMITS[1]:
+                raise ConfigError(
+                    f"the ladder runs from {lo:.3g} to {hi:.3g}; noise levels must lie in [{v.SIGMA_LIMITS[0]:g}, {v.SIGMA_LIMITS[1]:g}]"
+                )
 
     @property
     def resolved(self) -> bool:
@@ -241,7 +259,7 @@ class VESDE(ScheduledGaussian):
         return VESchedule(sigma_min=self.sigma_min, sigma_max=self.sigma_max)
 
     def __attrs_post_init__(self) -> None:
-        self.schedule  # noqa: B018 - validates the range when the kernel is built
+        self.check_noise_range()
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -259,7 +277,7 @@ class VPSDE(ScheduledGaussian):
         return VPSchedule(beta_min=self.beta_min, beta_max=self.beta_max, t_min=self.t_min)
 
     def __attrs_post_init__(self) -> None:
-        self.schedule  # noqa: B018 - validates beta_max >= beta_min when the kernel is built
+        self.check_noise_range()
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -285,7 +303,7 @@ class CosineVP(ScheduledGaussian):
         return CosineSchedule(offset=self.offset, t_min=self.t_min, t_max=self.t_max)
 
     def __attrs_post_init__(self) -> None:
-        self.schedule  # noqa: B018
+        self.check_noise_range()
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -302,7 +320,7 @@ class EDMKernel(ScheduledGaussian):
         return EDMSchedule(sigma_min=self.sigma_min, sigma_max=self.sigma_max)
 
     def __attrs_post_init__(self) -> None:
-        self.schedule  # noqa: B018
+        self.check_noise_range()
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -319,4 +337,4 @@ class FlowKernel(ScheduledGaussian):
         return LinearInterpolant(t_min=self.t_min, t_max=self.t_max)
 
     def __attrs_post_init__(self) -> None:
-        self.schedule  # noqa: B018
+        self.check_noise_range()

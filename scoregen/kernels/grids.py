@@ -77,11 +77,11 @@ def check_sigmas(sigmas: torch.Tensor) -> torch.Tensor:
 @attrs.frozen(kw_only=True)
 class Karras:
     """EDM's grid (Karras et al. 2022, Eq. 5): evenly spaced in ``σ^{1/ρ}``; ``ρ = 7`` puts the
-    steps where the ODE's curvature is (small σ)."""
+    steps where the ODE's curvature is (small σ); ``ρ ∈ [0.1, 100]`` keeps ``σ^{1/ρ}`` finite."""
 
-    rho: float = attrs.field(default=7.0, validator=v.positive)
-    sigma_min: float | None = attrs.field(default=None, validator=v.optional(v.positive))
-    sigma_max: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    rho: float = attrs.field(default=7.0, validator=v.real(at_least=0.1, at_most=100.0))
+    sigma_min: float | None = attrs.field(default=None, validator=v.optional(v.noise_level))
+    sigma_max: float | None = attrs.field(default=None, validator=v.optional(v.noise_level))
 
     def __call__(self, kernel, n_steps: int, *, zero: bool = True) -> torch.Tensor:
         lo, hi = _range(self, kernel)
@@ -96,8 +96,8 @@ class PolyExponential:
     ``log σ_min`` (``ρ = 1``: exponential; ``ρ > 1``: more steps at small σ)."""
 
     rho: float = attrs.field(default=1.0, validator=v.positive)
-    sigma_min: float | None = attrs.field(default=None, validator=v.optional(v.positive))
-    sigma_max: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    sigma_min: float | None = attrs.field(default=None, validator=v.optional(v.noise_level))
+    sigma_max: float | None = attrs.field(default=None, validator=v.optional(v.noise_level))
 
     def __call__(self, kernel, n_steps: int, *, zero: bool = True) -> torch.Tensor:
         lo, hi = _range(self, kernel)
@@ -109,8 +109,8 @@ class PolyExponential:
 class Exponential:
     """Evenly spaced ``log σ`` from ``σ_max`` to ``σ_min`` (a geometric sequence, like NCSN's ladder)."""
 
-    sigma_min: float | None = attrs.field(default=None, validator=v.optional(v.positive))
-    sigma_max: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    sigma_min: float | None = attrs.field(default=None, validator=v.optional(v.noise_level))
+    sigma_max: float | None = attrs.field(default=None, validator=v.optional(v.noise_level))
 
     def __call__(self, kernel, n_steps: int, *, zero: bool = True) -> torch.Tensor:
         return PolyExponential(rho=1.0, sigma_min=self.sigma_min, sigma_max=self.sigma_max)(kernel, n_steps, zero=zero)

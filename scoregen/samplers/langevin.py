@@ -96,7 +96,7 @@ class Langevin:
 
     n_steps: int = attrs.field(default=1000, validator=v.count)
     step_size: float = attrs.field(default=1e-3, validator=v.positive)
-    sigma: float | None = attrs.field(default=None, validator=v.optional(v.positive))
+    sigma: float | None = attrs.field(default=None, validator=v.optional(v.noise_level))
 
     def nfe(self, kernel) -> int:
         """Number of score evaluations for one call of :meth:`sample`."""

@@ -19,7 +19,7 @@ def _still_masked(m0: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 class Unmask:
     """Reverse the masking process from ``t = 1`` (all masked) to ``t = 0`` on the grid
     ``t_j = 1 − j/steps``: at each step, masked tokens chosen to be revealed are drawn from the
-    estimator's posterior ``softmax(logits(x̃, t_j) / temperature)``; a revealed token stays
+    estimator's posterior ``softmax(logits(x̃, t_j) / temperature)`` (``temperature`` in ``[10⁻⁶, 10⁶]``); a revealed token stays
     revealed. ``steps=None`` uses as many steps as positions.
 
     Which tokens are revealed between ``t_j`` and ``t_{j+1}``:
@@ -42,7 +42,7 @@ class Unmask:
     per_sample_noise = True  # every draw is [B, *E] through scoregen._tensor (scoregen.seeds)
 
     steps: int | None = attrs.field(default=None, validator=v.optional(v.count))
-    temperature: float = attrs.field(default=1.0, validator=v.positive)
+    temperature: float = attrs.field(default=1.0, validator=v.real(at_least=1e-6, at_most=1e6))
     reveal: str = attrs.field(default="count", validator=v.choice(*REVEALS))
 
     def n_steps(self, x: torch.Tensor) -> int:
