@@ -211,6 +211,8 @@ def registered(kind: str) -> Validator:
         from scoregen.config import resolve
         from scoregen.errors import UnknownComponentError
 
+        if not isinstance(value, str | dict) and not callable(value):
+            raise ConfigError(f"{_name(attribute)} must be a {kind} name, a dict with 'name' or a {kind} object, got {value!r}")
         try:
             resolve(kind, value)
         except UnknownComponentError as exc:

@@ -179,7 +179,7 @@ def resolve(kind: str, value, registry: Registry | None = None):
         if value is None or isinstance(value, bool | int | float | list | tuple) or not callable(value):
             raise ConfigError(f"a {kind} is given as a registered name, a dict with 'name' or a callable object, got {value!r}")
         return value
-    if "name" not in value:
+    if not isinstance(value.get("name"), str):
         raise ConfigError(f"a {kind} is given as a name or a dict with 'name', got {value!r}")
     if registry is None:
         from scoregen.plugins import get_registry
