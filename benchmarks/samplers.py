@@ -73,8 +73,12 @@ def measure(label: str, model, n: int, seeds) -> list[dict]:
     numbers, the exact NFE (``sampler.nfe``) and the seconds per 1000 samples."""
     rows = []
     for name, spec_of in SAMPLERS.items():
+        seen = []
         for budget in BUDGETS:
             spec = spec_of(budget)
+            if spec in seen:  # a budget too small for the sampler's step structure repeats the last
+                continue
+            seen.append(spec)
             qualities, seconds = [], 0.0
             for seed in seeds:
                 started = time.perf_counter()
@@ -96,6 +100,26 @@ def row_text(row: dict) -> str:
             f"{row['log_p']:.3f} | {row['seconds_per_1000']:.3f} |")
 
 
+def compact_table(rows: list[dict], estimator: str) -> str:
+    """One line a sampler: ``coverage · occupancy · spread · log p (NFE)`` at each budget, and the
+    seconds per 1000 samples at the ≈10 and the largest budget."""
+    lines = ["| sampler | " + " | ".join(f"≈{b} NFE" for b in BUDGETS) + f" | s / 1000 at ≈10, ≈{BUDGETS[-1]} |",
+             "|---" * (len(BUDGETS) + 2) + "|"]
+    for name in SAMPLERS:
+        cells = []
+        for budget in BUDGETS:
+            row = next((r for r in rows if r["estimator"] == estimator and r["sampler"] == name and r["budget"] == budget), None)
+            if row is None:
+                cells.append("")
+            elif not row.get("finite"):
+                cells.append(f"non-finite ({row['nfe']})")
+            else:
+                cells.append(f"{row['coverage']:.3f} · {row['occupancy']:.2f} · {row['spread']:.3f} · {row['log_p']:.2f} ({row['nfe']})")
+        times = [r["seconds_per_1000"] for r in rows if r["estimator"] == estimator and r["sampler"] == name and r["budget"] in (10, BUDGETS[-1])]
+        lines.append(f"| {name} | " + " | ".join(cells) + " | " + ", ".join(f"{t:.3f}" for t in times) + " |")
+    return "\n".join(lines)
+
+
 def meets(row: dict, truth: dict, *, strict: bool) -> bool:
     """The issue's targets: coverage ≥ 0.985 and occupancy ≤ 1.2, and (``strict``) spread within 5%
     of the truth's and mean log p within 0.05 of it."""
@@ -113,13 +137,15 @@ def plot(rows: list[dict], truth: dict, path: Path) -> None:
 
     estimators = sorted({r["estimator"] for r in rows})
     fig, axes = plt.subplots(2, len(estimators), figsize=(6.5 * len(estimators), 8), squeeze=False)
+    colours = plt.cm.tab20.colors
     for col, est in enumerate(estimators):
-        for name in SAMPLERS:
+        for index, name in enumerate(SAMPLERS):
             mine = [r for r in rows if r["estimator"] == est and r["sampler"] == name and r.get("finite")]
             nfe = [r["nfe"] for r in mine]
             style = "--" if name in ("annealed-langevin", "reverse-sde", "pc", "ode (Heun, uniform t)") else "-"
-            axes[0][col].plot(nfe, [r["coverage"] for r in mine], style, marker="o", ms=3, label=name)
-            axes[1][col].plot(nfe, [r["log_p"] for r in mine], style, marker="o", ms=3, label=name)
+            colour = colours[index % len(colours)]
+            axes[0][col].plot(nfe, [r["coverage"] for r in mine], style, color=colour, marker="o", ms=3, label=name)
+            axes[1][col].plot(nfe, [r["log_p"] for r in mine], style, color=colour, marker="o", ms=3, label=name)
         for ax, key, lims, target in ((axes[0][col], "coverage", (0.9, 1.0), 0.985), (axes[1][col], "log_p", (-3.2, -2.3), None)):
             ax.axhline(truth[key], color="k", lw=1)
             if target:
@@ -144,9 +170,15 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=Path("docs/img/samplers.png"))
     parser.add_argument("--json", type=Path, default=None, help="also write every row to this JSON-lines file")
     parser.add_argument("--exact-only", action="store_true")
+    parser.add_argument("--from-json", type=Path, default=None, help="only print the compact tables of a --json file")
     args = parser.parse_args()
-
     truth = mixture_quality(RING.sample(args.samples, generator=torch.Generator().manual_seed(100)), RING)
+    if args.from_json:
+        rows = [json.loads(line) for line in args.from_json.read_text().splitlines()]
+        for est in sorted({r["estimator"] for r in rows}):
+            print(f"\n{est}\n" + compact_table(rows, est))
+        return plot(rows, truth, args.plot)
+
     print(f"truth ({args.samples} draws): coverage {truth['coverage']:.4f}, occupancy {truth['occupancy']:.3f}, "
           f"spread {truth['spread']:.3f}, log p {truth['log_p']:.3f}")
     header = "| sampler | NFE | coverage | occupancy | spread | log p | s / 1000 |\n|---|---|---|---|---|---|---|"
@@ -159,6 +191,8 @@ def main() -> None:
     for est, strict, limit in (("exact score", True, 10), ("trained ve-sde", False, 20)):
         hits = [r for r in rows if r["estimator"] == est and r["nfe"] <= limit and meets(r, truth, strict=strict)]
         print(f"\n{est}: meeting the target at ≤ {limit} NFE: " + (", ".join(f"{r['sampler']} ({r['nfe']})" for r in hits) or "none"))
+    for est in sorted({r["estimator"] for r in rows}):
+        print(f"\n{est}\n" + compact_table(rows, est))
     plot(rows, truth, args.plot)
     if args.json:
         args.json.write_text("".join(json.dumps(r) + "\n" for r in rows))

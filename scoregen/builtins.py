@@ -14,6 +14,7 @@ from scoregen.estimators import (
     NoiseConditionalMLP,
     NoiseConditionalUNet,
 )
+from scoregen.estimators.classifier import NoiseConditionalClassifier, NoisyClassification
 from scoregen.estimators.parameterisation import PARAMETERISATIONS
 from scoregen.estimators.precond import PRECONDITIONINGS
 from scoregen.hookspecs import hookimpl
@@ -56,6 +57,8 @@ from scoregen.samplers import (
     UniPC,
     Unmask,
 )
+from scoregen.samplers.guidance import Autoguidance, ClassifierFree, ClassifierGuidance
+from scoregen.samplers.posterior import DPS, MMPS, TDS, Replacement
 from scoregen.samplers.predictors import EulerMaruyama, ReverseDiffusion
 
 
@@ -92,6 +95,15 @@ def scoregen_register(registry) -> None:
     registry.add("objective", "masked-ce", MaskedCrossEntropy)
     registry.add("sampler", "unmask", Unmask)
     registry.add("preset", "masked", presets.masked)
+    registry.add("guidance", "classifier-free", ClassifierFree)
+    registry.add("guidance", "classifier", ClassifierGuidance)
+    registry.add("guidance", "autoguidance", Autoguidance)
+    registry.add("posterior", "replacement", Replacement)
+    registry.add("posterior", "dps", DPS)
+    registry.add("posterior", "mmps", MMPS)
+    registry.add("posterior", "tds", TDS)
+    registry.add("estimator", "classifier", NoiseConditionalClassifier)
+    registry.add("objective", "noisy-ce", NoisyClassification)
     registry.add("grid", "karras", grids.Karras)
     registry.add("grid", "exponential", grids.Exponential)
     registry.add("grid", "polyexponential", grids.PolyExponential)

@@ -80,3 +80,10 @@ def mixture_quality(samples: torch.Tensor, mixture, *, radius: float | None = No
         "spread": float(offsets.std() / std),
         "log_p": float(mixture.log_prob(samples).mean()),
     }
+
+
+def total_variation(p: torch.Tensor, q: torch.Tensor) -> float:
+    """``½ Σ |p − q|`` between probability vectors ``p [K]`` and ``q [K]`` (histograms of a
+    discrete or binned distribution); mass missing from either (outside a grid) counts fully."""
+    p, q = p.to(torch.float64), q.to(torch.float64)
+    return 0.5 * (float((p - q).abs().sum()) + abs(float(p.sum()) - float(q.sum())))

@@ -181,6 +181,46 @@ class ScoreModel:
         int64 tokens for the masking kernel), on the device it came on."""
         return self.converter(x, self.event_shape, name=name)
 
+    # ----------------------------------------------------------------- conditioning (labels, guidance, measurements)
+
+    def labels_for(self, labels, n: int, classes: int | None = None) -> torch.Tensor | None:
+        """``labels`` checked against ``classes`` (default: the estimator's), as int64 ``[n]`` on
+        :attr:`device` (``None`` stays); part of the seam the trainer uses."""
+        if labels is None:
+            return None
+        from scoregen.estimators.conditioning import check_labels, classes_of
+
+        return check_labels(labels, n, classes or classes_of(self._require_estimator("take labels"))).to(self._device)
+
+    def _conditioned(self, score, labels, guidance, n: int, classes: int | None):
+        """The plain ``(x, σ) → score`` callable a sampler sees: the model's ``score`` callable
+        with ``labels`` (checked against ``classes``, ``[n]``) and ``guidance`` (a weight for
+        classifier-free guidance, a registered name, a dict or an object) bound in. A classifier
+        guide may bring the classes an unconditional model lacks."""
+        from scoregen.estimators.conditioning import classes_of
+        from scoregen.samplers.guidance import ClassifierFree, bind_labels
+
+        if isinstance(guidance, int | float) and not isinstance(guidance, bool):
+            guidance = ClassifierFree(weight=float(guidance))
+        if guidance is not None:
+            guidance = self._extension("guidance", guidance)
+        labels = self.labels_for(labels, n, classes or classes_of(guidance))
+        if guidance is None:
+            return score if labels is None else bind_labels(score, labels)
+        return guidance.bind(score, labels)
+
+    def _extension(self, kind: str, value):
+        """A ``guidance`` or ``posterior`` component from a registered name, a dict with ``name``
+        and parameters, or an object (used as it is)."""
+        if isinstance(value, str):
+            value = {"name": value}
+        if isinstance(value, dict):
+            if "name" not in value:
+                raise ConfigError(f"a {kind} given as a dict needs 'name'; known: {', '.join(self._registry.names(kind))}")
+            params = {k: v for k, v in value.items() if k != "name"}
+            return instantiate(kind, ComponentSpec(name=value["name"], params=params), self._registry)
+        return value
+
     @property
     def config(self) -> ModelConfig:
         """The configuration that rebuilds this model (derived from its parts)."""
@@ -237,14 +277,16 @@ class ScoreModel:
 
     # ----------------------------------------------------------------- the verbs
 
-    def loss(self, x, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The objective's scalar loss on a clean batch ``x [B, *E]`` (differentiable)."""
+    def loss(self, x, *, generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
+        """The objective's scalar loss on a clean batch ``x [B, *E]`` (differentiable), with
+        ``labels [B]`` for a conditional estimator (none dropped)."""
         _check_generator(generator)
         data = self.convert(x)
         self.prepare(data)
         data = data.to(self._device)
         generator = _generator(None, generator, self._device) if generator is not None else None
-        return self.objective.loss(self.estimator, self.kernel, data, generator=generator)
+        extra = {} if labels is None else {"labels": self.labels_for(labels, data.shape[0])}
+        return self.objective.loss(self.estimator, self.kernel, data, generator=generator, **extra)
 
     def fit(
         self,
@@ -293,9 +335,15 @@ class ScoreModel:
         ``precision`` (``"fp32"``, ``"bf16"``, ``"fp16"``) and ``compile`` choose how the network's
         forward pass runs (autocast; ``torch.compile``), see docs/devices.md. Training runs on
         :attr:`device`. See :func:`scoregen.training.train` (docs/training.md).
+
+        ``labels [N]`` (int64 classes ``0 … C−1``; or ``data`` given as a pair ``(x, labels)``, or
+        ``(x, y)`` dataset items) train a model built with ``conditioning={"classes": C, "drop": p}``
+        (docs/conditioning.md); an unconditional estimator ignores the labels a data set carries.
         """
         from scoregen.training import TrainConfig, train
 
+        if labels is None and isinstance(data, tuple) and len(data) == 2:
+            data, labels = data
         if out is not None:
             out = v.check_path("out", out)
         config = TrainConfig(
@@ -317,6 +365,10 @@ class ScoreModel:
         progress: bool = False,
         known=None,
         mask=None,
+        labels=None,
+        guidance=None,
+        measurement=None,
+        posterior=None,
     ) -> torch.Tensor:
         """Draw ``n`` samples ``[n, *event_shape]``: the kernel's prior, then the sampler.
 
@@ -340,6 +392,12 @@ class ScoreModel:
         Imputation: ``known [n or 1, *E]`` with a bool ``mask`` (broadcastable, true where known)
         samples the other coordinates given these (samplers with ``can_impute``; see
         :mod:`scoregen.samplers.impute`).
+
+        Conditioning (docs/conditioning.md): ``labels`` (an int or int64 ``[n]``) samples
+        ``p(x | c)``; ``guidance`` tilts it — a number is the classifier-free weight ``w``, or a
+        registered ``guidance`` (name, dict, object). ``measurement`` (a
+        :class:`~scoregen.samplers.posterior.Linear`) samples ``p(x | y)`` with the ``posterior``
+        sampler (a registered name, dict or object; default ``"mmps"``).
         """
         estimator = self.sampling_estimator("sample")
         n = v.check_int("n", n, minimum=1)
@@ -357,6 +415,17 @@ class ScoreModel:
         check_fits_in_memory((n, *self.event_shape), f"{n} samples")
         sampler = self.sampler if sampler is None else self._component("sampler", sampler)
         require_family(sampler, self.kernel)
+        from scoregen.estimators.conditioning import classes_of
+
+        if isinstance(estimator, nn.Module):
+            estimator.eval()
+        score = self._conditioned(self._score_function("sample"), labels, guidance, n, classes_of(estimator))
+        if measurement is None and posterior is not None:
+            raise ConfigError("posterior= samples given a measurement: pass measurement=Linear(A, y, noise=...)")
+        if measurement is not None:
+            if labels is not None or known is not None or mask is not None:
+                raise ConfigError("measurement= cannot be combined with labels= or known=/mask= (yet)")
+            return self._sample_posterior(n, score, sampler, measurement, posterior, seed, generator, callback)
         extra = {}
         if known is not None or mask is not None:
             from scoregen.samplers.impute import condition
@@ -364,17 +433,26 @@ class ScoreModel:
             extra["known"] = condition(sampler, known, mask, n, self.event_shape, convert=self.converter, device=self._device)
         generator = self._random_source(seed, generator, first, n, sampler)
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
-        if isinstance(estimator, nn.Module):
-            estimator.eval()
         bar = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel)) if progress else None
         try:
             with torch.no_grad():
-                out = sampler.sample(self._score_function("sample"), self.kernel, x_init, generator=generator, callback=bar or callback, **extra)
+                out = sampler.sample(score, self.kernel, x_init, generator=generator, callback=bar or callback, **extra)
             return _check_finite(out, f"sampling with {type(sampler).__name__}")
         finally:
             if bar is not None:
                 bar.close()
 
+    def _sample_posterior(self, n, score, sampler, measurement, posterior, seed, generator, callback):
+        """``n`` draws of ``p(x | y)`` by the ``posterior`` sampler (:mod:`scoregen.samplers.posterior`)
+        with the prior score callable ``score``."""
+        posterior = self._extension("posterior", "mmps" if posterior is None else posterior)
+        require_family(posterior, self.kernel)
+        measurement.check(self.event_shape)
+        generator = _generator(seed, generator, self._device)
+        x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
+        with torch.no_grad():
+            out = posterior.sample(score, self.kernel, sampler, x_init, measurement, generator=generator, callback=callback)
+        return _check_finite(out, f"posterior sampling with {type(posterior).__name__}")
     def _random_source(self, seed, generator, first: int, n: int, sampler):
         """Per-sample generators when the parts allow them and no generator is given, else one
         generator for the batch (see :meth:`sample`)."""
@@ -417,15 +495,17 @@ class ScoreModel:
 
         return likelihood.bits_per_dim(self.log_prob(x, **kwargs), self.event_shape)
 
-    def score(self, x, sigma) -> torch.Tensor:
-        """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or ``[B]``."""
+    def score(self, x, sigma, *, labels=None) -> torch.Tensor:
+        """The estimated score ``s(x, σ)``, same shape as ``x [B, *E]``; ``sigma`` is a number or
+        ``[B]``; ``labels`` (an int or ``[B]``) gives the conditional score ``s(x, σ | c)``."""
         estimator = self._score_function("evaluate the score")
         if getattr(self.kernel, "family", None) != "gaussian":
             raise IncompatibleKernelError(f"score is the Gaussian family's verb; {type(self.kernel).__name__} has logits, not a score")
         data = as_data(x, self.event_shape, name="x").to(self._device)
         sigma = as_sigma(sigma, data.shape[0], data)
+        extra = {} if labels is None else {"labels": self.labels_for(labels, data.shape[0])}
         with torch.no_grad():
-            return _check_finite(estimator(data, sigma), "the score")
+            return _check_finite(estimator(data, sigma, **extra), "the score")
 
     # ----------------------------------------------------------------- persistence
 
@@ -533,7 +613,9 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, device=Non
     name, a dict of parameters for the preset's component (or with ``name`` for another one), or
     an object (used as it is, no registration needed). ``event_shape`` and ``seed`` (the initial
     weights) may be overridden too. ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a
-    ``torch.device``; default the CPU) is where the model lives (:meth:`ScoreModel.to`)::
+    ``torch.device``; default the CPU) is where the model lives (:meth:`ScoreModel.to`);
+    ``conditioning={"classes": C, "drop": p}`` conditions the estimator on labels (a parameter of
+    the network, saved with it; docs/conditioning.md)::
 
         build("ncsn", sampler="langevin", objective={"levels": "all"}, estimator=my_net)
     """
@@ -544,10 +626,11 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, device=Non
         config = registry.get("preset", name_or_config).factory()
     else:
         raise ConfigError(f"build takes a preset name or a ModelConfig, got {type(name_or_config).__name__}")
-    allowed = (*PARTS, "event_shape", "seed")
+    allowed = (*PARTS, "event_shape", "seed", "conditioning")
     unknown = set(overrides) - set(allowed)
     if unknown:
         raise ConfigError(f"unknown override(s) {sorted(unknown)}; build accepts {', '.join(allowed)}")
+    conditioning = overrides.pop("conditioning", None)
     changes: dict[str, Any] = {}
     objects: dict[str, Any] = {}
     for key, value in overrides.items():
@@ -557,6 +640,10 @@ def build(name_or_config="ncsn", *, registry: Registry | None = None, device=Non
             changes[key] = _override_spec(getattr(config, key), value)
         else:
             changes[key] = value
+    if conditioning is not None:
+        if "estimator" in objects:
+            raise ConfigError("conditioning= configures a registered estimator; an estimator object is conditioned by itself")
+        changes["estimator"] = _override_spec(changes.get("estimator", config.estimator), {"conditioning": conditioning})
     return ScoreModel(attrs.evolve(config, **changes), components=objects, registry=registry, device=device)
 
 

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scoregen.analytic import GaussianMixture
 from scoregen.analytic.sequences import SequenceDistribution, sequence_distributions
 from scoregen.plugins import get_registry
 from scoregen.testing import (
@@ -28,6 +29,7 @@ from scoregen.testing import (
     check_kernel,
     check_objective,
     check_sampler,
+    default_distribution,
 )
 from scoregen.testing import strategies as sst
 
@@ -113,6 +115,20 @@ def test_kernel_conforms(name, params):
 @pytest.mark.parametrize(("name", "params"), ESTIMATORS, ids=_ids(ESTIMATORS))
 def test_estimator_conforms(name, params):
     check_estimator(make("estimator", name, params))
+
+
+RING = GaussianMixture.ring()
+TABLE = default_distribution(3)
+# Exact estimators, checked against the ground truth they claim (``empirical``: test_estimators_analytic.py).
+EXACT_ESTIMATORS = [
+    ("gmm", {"weights": RING.weights.tolist(), "means": RING.means.tolist(), "covariances": RING.covariances.tolist()}, {"mixture": RING}),
+    ("exact-discrete", {"probs": TABLE.probs.tolist()}, {"distribution": TABLE}),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "truth"), EXACT_ESTIMATORS, ids=[c[0] for c in EXACT_ESTIMATORS])
+def test_exact_estimator_conforms_and_matches_its_ground_truth(name, params, truth):
+    check_estimator(make("estimator", name, params), **truth)
 
 
 @pytest.mark.parametrize(("name", "params"), OBJECTIVES, ids=_ids(OBJECTIVES))

@@ -130,6 +130,8 @@ def test_image_folder_convention_resize_crop_and_labels(tmp_path):
     # Resized to 4 × 6 (shorter side 4) then the centre 4 columns kept: the ends of the ramp are cut.
     assert ramp.min() > -1.0 + 20 / 127.5 and ramp.max() < 220 / 127.5 - 1.0
     assert torch.all(ramp[0, :, 1:] > ramp[0, :, :-1])
+    pictures = [Image.fromarray(np.full((3, 3), v, dtype=np.uint8)) for v in (0, 255)]
+    assert as_source(pictures).rows(torch.tensor([0, 1])).x[:, 0, 0, 0].tolist() == [-1.0, 1.0]  # the convention
     rgb = tmp_path / "rgb"
     _png(rgb / "x.png", np.zeros((5, 5, 3)) + [255, 0, 127.5])
     colour = ImageFolder(rgb)[0]

@@ -79,12 +79,16 @@ def test_every_kernel_draws_on_the_generators_device(name):
 def test_every_objective_keeps_the_datas_device(name):
     objective = _short("objective", name)
     family = getattr(objective, "families", ("gaussian",))[0]
-    model = build("masked" if family == "masking" else "ncsn", objective=objective, kernel=_kernel_for(family), event_shape=(4,))
+    # An objective that trains a classifier (needs_labels) gets the classifier and labels.
+    labelled = getattr(objective, "needs_labels", False)
+    extra = {"estimator": {"name": "classifier", "classes": 2}} if labelled else {}
+    model = build("masked" if family == "masking" else "ncsn", objective=objective, kernel=_kernel_for(family), event_shape=(4,), **extra)
     data = torch.randint(0, 3, (8, 4)) if family == "masking" else torch.randn(8, 4)
     with virtual_device() as device:
         model.to(device)
         model.prepare(model.convert(data))
-        terms = model.objective.per_sample(model.estimator, model.kernel, data.to(device), generator=make_generator(device, 0))
+        labels = {"labels": torch.arange(8, device=device) % 2} if labelled else {}
+        terms = model.objective.per_sample(model.estimator, model.kernel, data.to(device), generator=make_generator(device, 0), **labels)
         assert _on_virtual(terms.loss) and _on_virtual(terms.sigma)
         terms.loss.mean().backward()
         assert all(_on_virtual(p.grad) for p in model.parameters() if p.grad is not None)

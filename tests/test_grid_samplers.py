@@ -238,3 +238,21 @@ def test_grid_errors_are_config_errors():
         make("euler", n_steps=0)
     with pytest.raises(ConfigError, match="strictly decreasing"):
         make("euler").solve(exact, GaussianLadder(), torch.zeros(1, 2), torch.tensor([1.0, 2.0, 0.0]))
+
+
+@pytest.mark.parametrize("n_steps", [1, 2, 5])
+@pytest.mark.parametrize("name", ["reverse-sde", "pc", "ode"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_continuous_samplers_survive_few_steps_with_exact_counts(name, n_steps, dtype):
+    kernel = VPSDE()
+    sampler = make(name, n_steps=n_steps)
+    calls = []
+
+    def counted(x, sigma):
+        calls.append(1)
+        return exact(x, sigma)
+
+    x_init = kernel.prior_sample((1, 2), torch.Generator().manual_seed(0)).to(dtype)
+    out = sampler.sample(counted, kernel, x_init, generator=torch.Generator().manual_seed(1))
+    assert out.dtype == dtype and torch.isfinite(out).all()
+    assert len(calls) == sampler.nfe(kernel)

@@ -15,7 +15,7 @@ def test_builtins_are_registered_through_the_hook_by_scoregen(registry):
     assert entries[("preset", "ncsn")] == "scoregen"
     assert entries[("sampler", "annealed-langevin")] == "scoregen"
     kinds = {k for k, _ in entries}
-    assert {"kernel", "estimator", "objective", "sampler", "preset", "dataset", "parameterisation", "sigma-distribution"} <= kinds
+    assert {"kernel", "estimator", "objective", "sampler", "preset", "dataset", "parameterisation", "sigma-distribution", "guidance", "posterior"} <= kinds
     assert entries[("grid", "karras")] == "scoregen"
 
 

@@ -123,19 +123,25 @@ class GaussianMixture:
         log_joint, _ = self._components(x, self._as_sigma(0.0 if sigma is None else sigma, x))
         return torch.softmax(log_joint, dim=1).to(out_dtype)
 
-    def log_prob_at(self, x, sigma) -> Tensor:
+    def log_prob_at(self, x, sigma, *, components=None) -> Tensor:
         """Log-density of the mixture convolved with ``N(0, σ_n² I)`` at each row:
-        ``log Σ_k w_k N(x_n; μ_k, Σ_k + σ_n² I)``. x [N, D], sigma a number or [N] -> [N]."""
+        ``log Σ_k w_k N(x_n; μ_k, Σ_k + σ_n² I)``. x [N, D], sigma a number or [N] -> [N].
+
+        ``components`` (bool ``[K]`` or ``[N, K]``) keeps only those components, their weights
+        renormalised: the density of the sub-mixture (row ``n``'s own with ``[N, K]``)."""
         x, out_dtype = self._as_points(x)
         log_joint, _ = self._components(x, self._as_sigma(sigma, x))
-        return torch.logsumexp(log_joint, dim=1).to(out_dtype)
+        log_joint, log_mass = self._restrict(log_joint, components)
+        return (torch.logsumexp(log_joint, dim=1) - log_mass).to(out_dtype)
 
-    def score_at(self, x, sigma) -> Tensor:
+    def score_at(self, x, sigma, *, components=None) -> Tensor:
         """Score of the mixture convolved with ``N(0, σ_n² I)`` at each row:
         ``-Σ_k r_k(x_n; σ_n) (Σ_k + σ_n² I)⁻¹ (x_n - μ_k)``.
-        x [N, D], sigma a number or [N] -> [N, D]."""
+        x [N, D], sigma a number or [N] -> [N, D]; ``components`` as in :meth:`log_prob_at`
+        (the responsibilities are then those of the sub-mixture)."""
         x, out_dtype = self._as_points(x)
         log_joint, whitened = self._components(x, self._as_sigma(sigma, x))
+        log_joint, _ = self._restrict(log_joint, components)
         resp = torch.softmax(log_joint, dim=1)  # [N, K]
         if self._eigvecs is not None:  # back from each component's eigenbasis: U_k (·)
             whitened = torch.einsum("kij,nkj->nki", self._eigvecs.to(x.device), whitened)
@@ -207,6 +213,23 @@ class GaussianMixture:
         if not bool(torch.all(torch.isfinite(s) & (s >= 0))):
             raise DataError("sigma must be finite and non-negative")
         return s
+
+    def _restrict(self, log_joint: Tensor, components) -> tuple[Tensor, Tensor]:
+        """``log_joint [N, K]`` with the components outside ``components`` at ``−∞``, and the log
+        of the kept weight mass per row ``[N]`` (zero without ``components``)."""
+        if components is None:
+            return log_joint, log_joint.new_zeros(log_joint.shape[0])
+        keep = torch.as_tensor(components, device=log_joint.device)
+        if keep.dtype != torch.bool or keep.shape not in ((self.n_components,), tuple(log_joint.shape)):
+            raise DataError(
+                f"components must be a bool mask [K={self.n_components}] or [N, K], got {keep.dtype} {list(keep.shape)}"
+            )
+        keep = keep.expand(log_joint.shape)
+        if not bool(keep.any(dim=1).all()):
+            raise DataError("components must keep at least one component in every row")
+        log_w = self.weights.to(log_joint.device).log().expand(log_joint.shape)
+        log_mass = torch.logsumexp(log_w.masked_fill(~keep, -math.inf), dim=1)
+        return log_joint.masked_fill(~keep, -math.inf), log_mass
 
     def _components(self, x: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
         """Per-component terms of the mixture perturbed at ``σ_n`` (x [N, D] and sigma [N], float64).

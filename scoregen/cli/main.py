@@ -5,8 +5,8 @@ import argparse
 import json
 import sys
 
-from scoregen.registry import KINDS
 from scoregen.cli.threads import set_threads, threads_help
+from scoregen.registry import KINDS
 
 
 def _cmd_demo(args) -> int:
@@ -55,7 +55,6 @@ class _Parser(argparse.ArgumentParser):
 
 def make_parser() -> argparse.ArgumentParser:
     import scoregen
-    from scoregen.registry import KINDS
 
     parser = _Parser(prog="scoregen", description="Score-based generative models you can see and verify.")
     parser.add_argument("--version", action="version", version=f"scoregen {scoregen.__version__}")

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from scoregen._tensor import as_data
+from scoregen.data.files import Labelled, image_tensor, is_image, open_path
 from scoregen.errors import DataError
 
 PREVIEW_ROWS = 1024
@@ -142,8 +143,6 @@ def _split_item(item, where: str):
 def _as_tensor(value, where: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.detach()
-    from scoregen.data.files import image_tensor, is_image
-
     if is_image(value):
         return image_tensor(value)
     try:
@@ -342,12 +341,10 @@ def as_source(data, labels=None, *, convert: Converter = as_data, event_shape=No
             f"labels= goes with a tensor or array; {type(data).__name__} carries its own labels "
             "(as the second element of (x, y) items)"
         )
-    if isinstance(data, list) and data and isinstance(data[0], tuple):
+    if isinstance(data, list) and data and (isinstance(data[0], tuple) or is_image(data[0])):
         return DatasetRows(data, convert=convert, event_shape=event_shape)
     if isinstance(data, torch.Tensor | np.ndarray | list):
         return TensorRows(data, labels, convert=convert, event_shape=event_shape)
-    from scoregen.data.files import Labelled, open_path
-
     if isinstance(data, Labelled):
         return TensorRows(data.x, data.labels, convert=convert, event_shape=event_shape)
     if isinstance(data, str | Path):

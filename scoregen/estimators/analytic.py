@@ -17,7 +17,7 @@ from torch import nn
 
 from scoregen import _validators as v
 from scoregen._tensor import append_dims
-from scoregen.analytic import GaussianMixture
+from scoregen.analytic import ClassConditionalMixture, GaussianMixture
 from scoregen.errors import ConfigError, DataError
 
 
@@ -45,6 +45,11 @@ class MixtureScore:
     from a mixture. ``event_shape`` (default ``(D,)``) lets the mixture live on ``[B, C, H, W]``
     data with ``C·H·W = D``: inputs are flattened, scored, and reshaped.
 
+    With ``classes`` (``[K]`` class indices, one per component) it is the exact *conditional*
+    estimator of a :class:`~scoregen.analytic.ClassConditionalMixture`: ``labels=`` (int64
+    ``[B]``) gives ``∇ log p_σ(x | c)`` (the components of class ``c``, renormalised) and no labels
+    the marginal score; :meth:`class_logits` is the exact noisy classifier ``log p(c | x_σ)``.
+
     Shapes: ``x [B, *event_shape]``, ``sigma [B]`` → ``[B, *event_shape]`` in ``x``'s dtype (the
     arithmetic runs in float64).
     """
@@ -53,11 +58,15 @@ class MixtureScore:
     means: list = attrs.field(converter=_nested_floats)
     covariances: list = attrs.field(converter=_nested_floats)
     event_shape: tuple[int, ...] | None = attrs.field(default=None, converter=_shape)
+    classes: list | None = attrs.field(default=None, converter=lambda c: None if c is None else [int(v) for v in c])
     mixture: GaussianMixture = attrs.field(init=False, repr=False)
+    conditional: ClassConditionalMixture | None = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         mixture = GaussianMixture(self.weights, self.means, self.covariances)
         object.__setattr__(self, "mixture", mixture)
+        conditional = None if self.classes is None else ClassConditionalMixture(mixture, self.classes)
+        object.__setattr__(self, "conditional", conditional)
         if self.event_shape is None:
             object.__setattr__(self, "event_shape", (mixture.dim,))
         elif math.prod(self.event_shape) != mixture.dim:
@@ -67,15 +76,36 @@ class MixtureScore:
             )
 
     @classmethod
-    def from_mixture(cls, mixture: GaussianMixture, *, event_shape=None) -> "MixtureScore":
-        """The exact perturbed score of ``mixture``."""
+    def from_mixture(cls, mixture, *, event_shape=None) -> "MixtureScore":
+        """The exact perturbed score of ``mixture`` (a :class:`GaussianMixture`, or a
+        :class:`~scoregen.analytic.ClassConditionalMixture` for a conditional estimator)."""
+        classes = None
+        if isinstance(mixture, ClassConditionalMixture):
+            mixture, classes = mixture.mixture, mixture.classes.tolist()
         return cls(
-            weights=mixture.weights, means=mixture.means, covariances=mixture.covariances, event_shape=event_shape
+            weights=mixture.weights, means=mixture.means, covariances=mixture.covariances, event_shape=event_shape,
+            classes=classes,
         )
 
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    @property
+    def n_classes(self) -> int | None:
+        """The number of classes of a conditional estimator, else ``None``."""
+        return None if self.conditional is None else self.conditional.n_classes
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, *, labels: torch.Tensor | None = None) -> torch.Tensor:
         _check_sigma(sigma, x.shape[0])
-        return self.mixture.score_at(x.flatten(1), sigma).reshape(x.shape)
+        if labels is None:
+            return self.mixture.score_at(x.flatten(1), sigma).reshape(x.shape)
+        if self.conditional is None:
+            raise ConfigError("this mixture has no classes: build it with classes=[...] to condition on labels")
+        return self.conditional.score_at(x.flatten(1), sigma, labels).reshape(x.shape)
+
+    def class_logits(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """``log p(c | x_σ)`` ``[B, C]`` of a conditional mixture (the exact noise-conditional classifier)."""
+        if self.conditional is None:
+            raise ConfigError("this mixture has no classes: build it with classes=[...]")
+        _check_sigma(sigma, x.shape[0])
+        return self.conditional.class_posterior(x.flatten(1), sigma).log().to(x.dtype)
 
 
 @attrs.frozen(kw_only=True, eq=False)

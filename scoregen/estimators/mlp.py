@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from scoregen import _validators as v
+from scoregen.estimators.conditioning import Conditioning, embedding, refuse_labels
 from scoregen.estimators.parameterisation import check_parameterisation
 from scoregen.estimators.precond import Preconditioner, resolve_preconditioning
 
@@ -21,8 +22,10 @@ class NoiseConditionalMLP(nn.Module):
     ``parameterisation`` names what the output predicts (``score``, ``eps``, ``x0``, ``v``,
     ``velocity``; :mod:`scoregen.estimators.parameterisation`, which also says what each is fed);
     for any but ``score`` the raw output is the prediction (preconditioning ``"none"``).
+    ``conditioning={"classes": C, "drop": p}`` appends a learned label embedding to the input
+    (:mod:`scoregen.estimators.conditioning`): ``s(x, σ, labels=c)``, and the null token without.
 
-    Shapes: ``x [B, *event_shape]``, ``sigma [B]`` → ``[B, *event_shape]``.
+    Shapes: ``x [B, *event_shape]``, ``sigma [B]``, ``labels [B]`` → ``[B, *event_shape]``.
     """
 
     def __init__(
@@ -34,10 +37,12 @@ class NoiseConditionalMLP(nn.Module):
         preconditioning: str | None = None,
         sigma_data: float | str = "auto",
         parameterisation: str = "score",
+        conditioning: dict | None = None,
     ) -> None:
         super().__init__()
         self.parameterisation = check_parameterisation("parameterisation", parameterisation)
         preconditioning = resolve_preconditioning(preconditioning, parameterisation)
+        self.conditioning = Conditioning.of(conditioning)
         v.check_choice("activation", activation, ACTIVATIONS)
         hidden = v.check_counts("hidden", hidden)
         self.event_shape = v.check_shape("event_shape", event_shape)
@@ -49,9 +54,12 @@ class NoiseConditionalMLP(nn.Module):
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
             "parameterisation": parameterisation,
+            "conditioning": None if self.conditioning is None else self.conditioning.to_dict(),
         }
         dim = math.prod(self.event_shape)
-        widths = [dim + 1, *hidden]
+        self.label_embedding = embedding(self.conditioning, 32)
+        label_width = 0 if self.label_embedding is None else self.label_embedding.table.embedding_dim
+        widths = [dim + 1 + label_width, *hidden]
         layers: list[nn.Module] = []
         for w_in, w_out in zip(widths, widths[1:]):
             layers += [nn.Linear(w_in, w_out), ACTIVATIONS[activation]()]
@@ -63,9 +71,19 @@ class NoiseConditionalMLP(nn.Module):
         self.precond.fit_data(x)
         return self
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    @property
+    def n_classes(self) -> int | None:
+        """The number of classes it is conditioned on (``None``: unconditional)."""
+        return None if self.conditioning is None else self.conditioning.classes
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         flat = self.precond.network_input(x, sigma).flatten(1)  # [B, D] stays a view: no extra autograd node
-        out = self.net(torch.cat([flat, sigma.log()[:, None].to(flat.dtype)], dim=1))
+        inputs = [flat, sigma.log()[:, None].to(flat.dtype)]
+        if self.label_embedding is None:
+            refuse_labels(self, labels)
+        else:
+            inputs.append(self.label_embedding(labels, x.shape[0], x.device).to(flat.dtype))
+        out = self.net(torch.cat(inputs, dim=1))
         if x.ndim > 2:
             out = out.reshape(x.shape)
         return self.precond.score(out, x, sigma)

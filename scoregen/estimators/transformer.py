@@ -7,6 +7,7 @@ from torch import nn
 
 from scoregen import _validators as v
 from scoregen.errors import ConfigError
+from scoregen.estimators.conditioning import Conditioning, embedding, refuse_labels
 from scoregen.estimators.discrete import carry_over
 
 
@@ -24,7 +25,8 @@ class MaskedTransformer(nn.Module):
 
     Input tokens ``0 … V`` (``V`` is the mask); output ``[B, *event_shape, V]`` — no logit for the
     mask, and visible positions carried over unchanged (:func:`carry_over`). Any event shape is
-    flattened into a sequence of ``prod(event_shape)`` positions.
+    flattened into a sequence of ``prod(event_shape)`` positions. ``conditioning`` adds a learned
+    label embedding to ``h`` at every position (:mod:`scoregen.estimators.conditioning`).
     """
 
     families = ("masking",)
@@ -39,8 +41,10 @@ class MaskedTransformer(nn.Module):
         n_heads: int = 4,
         ff_mult: int = 4,
         dropout: float = 0.0,
+        conditioning: dict | None = None,
     ) -> None:
         super().__init__()
+        self.conditioning = Conditioning.of(conditioning)
         vocab_size = v.check_int("vocab_size", vocab_size, minimum=1)
         d_model = v.check_int("d_model", d_model, minimum=2)
         n_layers = v.check_int("n_layers", n_layers, minimum=1)
@@ -59,6 +63,7 @@ class MaskedTransformer(nn.Module):
             "n_heads": n_heads,
             "ff_mult": ff_mult,
             "dropout": dropout,
+            "conditioning": None if self.conditioning is None else self.conditioning.to_dict(),
         }
         n_positions = math.prod(self.event_shape)
         self.token = nn.Embedding(self.vocab_size + 1, d_model)
@@ -70,9 +75,21 @@ class MaskedTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, self.vocab_size)
+        if self.conditioning is not None and self.conditioning.width not in (None, d_model):
+            raise ConfigError(f"the transformer's label embedding has width d_model = {d_model}; drop conditioning's width")
+        self.label_embedding = embedding(self.conditioning, d_model)
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    @property
+    def n_classes(self) -> int | None:
+        """The number of classes it is conditioned on (``None``: unconditional)."""
+        return None if self.conditioning is None else self.conditioning.classes
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         d_model = self.position.shape[1]
         h = self.token(x_t.flatten(1)) + self.position + self.time(time_embedding(t, d_model))[:, None]
+        if self.label_embedding is None:
+            refuse_labels(self, labels)
+        else:
+            h = h + self.label_embedding(labels, x_t.shape[0], x_t.device)[:, None]
         logits = self.head(self.norm(self.encoder(h))).reshape(*x_t.shape, self.vocab_size)
         return carry_over(logits, x_t, self.vocab_size)

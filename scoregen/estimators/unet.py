@@ -8,6 +8,7 @@ from torch import nn
 from scoregen import _validators as v
 from scoregen._tensor import append_dims
 from scoregen.errors import ConfigError
+from scoregen.estimators.conditioning import Conditioning, embedding, refuse_labels
 from scoregen.estimators.parameterisation import check_parameterisation
 from scoregen.estimators.precond import Preconditioner, resolve_preconditioning
 
@@ -46,8 +47,10 @@ class NoiseConditionalUNet(nn.Module):
     ``sigma_data``) replaces the division by ``σ`` (:mod:`scoregen.estimators.precond`).
     ``parameterisation`` names what the output predicts (:mod:`scoregen.estimators.parameterisation`);
     for any but ``score`` the raw output is the prediction (preconditioning ``"none"``).
+    ``conditioning={"classes": C, "drop": p}`` adds a learned label embedding to that block
+    embedding (:mod:`scoregen.estimators.conditioning`; the null token without labels).
 
-    Shapes: ``x [B, C, H, W]``, ``sigma [B]`` → ``[B, C, H, W]``; ``H`` and ``W`` divisible by
+    Shapes: ``x [B, C, H, W]``, ``sigma [B]``, ``labels [B]`` → ``[B, C, H, W]``; ``H`` and ``W`` divisible by
     ``2^(len(channel_mult) − 1)``.
     """
 
@@ -63,10 +66,12 @@ class NoiseConditionalUNet(nn.Module):
         preconditioning: str | None = None,
         sigma_data: float | str = "auto",
         parameterisation: str = "score",
+        conditioning: dict | None = None,
     ) -> None:
         super().__init__()
         self.parameterisation = check_parameterisation("parameterisation", parameterisation)
         preconditioning = resolve_preconditioning(preconditioning, parameterisation)
+        self.conditioning = Conditioning.of(conditioning)
         event_shape = v.check_shape("event_shape", event_shape)
         channels = v.check_int("channels", channels, minimum=1)
         channel_mult = v.check_counts("channel_mult", channel_mult)
@@ -85,10 +90,14 @@ class NoiseConditionalUNet(nn.Module):
             "preconditioning": preconditioning,
             "sigma_data": sigma_data,
             "parameterisation": parameterisation,
+            "conditioning": None if self.conditioning is None else self.conditioning.to_dict(),
         }
         self.precond = Preconditioner(preconditioning, sigma_data)
         widths = [channels * int(m) for m in channel_mult]
-        emb = 4 * channels if sigma_embedding else 0
+        emb = 4 * channels if sigma_embedding or self.conditioning is not None else 0
+        if self.conditioning is not None and self.conditioning.width not in (None, emb):
+            raise ConfigError(f"the U-Net's label embedding has the block width {emb}; drop conditioning's width")
+        self.label_embedding = embedding(self.conditioning, emb)
         if sigma_embedding:
             self.register_buffer("freqs", torch.linspace(0.0, 3.0, channels // 2).exp2() * math.pi, persistent=False)
             self.embed = nn.Sequential(nn.Linear(2 * (channels // 2), emb), nn.SiLU(), nn.Linear(emb, emb))
@@ -108,11 +117,21 @@ class NoiseConditionalUNet(nn.Module):
             c = w
         self.tail = nn.Sequential(_norm(c), nn.SiLU(), nn.Conv2d(c, event_shape[0], 3, padding=1))
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    @property
+    def n_classes(self) -> int | None:
+        """The number of classes it is conditioned on (``None``: unconditional)."""
+        return None if self.conditioning is None else self.conditioning.classes
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         emb = None
         if self.hparams["sigma_embedding"]:
             angle = sigma.log().to(x.dtype)[:, None] * self.freqs
             emb = self.embed(torch.cat([angle.sin(), angle.cos()], dim=1))
+        if self.label_embedding is None:
+            refuse_labels(self, labels)
+        else:
+            label = self.label_embedding(labels, x.shape[0], x.device).to(x.dtype)
+            emb = label if emb is None else emb + label
         h = self.head(self.precond.network_input(x, sigma))
         skips = []
         for i, block in enumerate(self.down):

@@ -16,6 +16,7 @@ from scoregen import _validators as v
 from scoregen._tensor import append_dims, as_data, draw_device
 from scoregen.errors import ConfigError, DataError
 
+
 @attrs.frozen
 class LinearMasking:
     """``α(t) = 1 − t``; ELBO weight ``−α'(t)/(1 − α(t)) = 1/t``."""
@@ -40,7 +41,7 @@ class CosineMasking:
 
 # The masking schedules by the name a config gives (kept apart from the Gaussian ``schedule`` kind,
 # whose ``cosine`` is another thing).
-SCHEDULES = {"linear": LinearMasking, "cosine": CosineMasking}
+SCHEDULES: dict[str, type[LinearMasking] | type[CosineMasking]] = {"linear": LinearMasking, "cosine": CosineMasking}
 
 
 @attrs.frozen(kw_only=True)

@@ -6,8 +6,6 @@ import torch
 
 from scoregen.errors import NumericalError
 
-from scoregen.errors import NumericalError
-
 METHODS = ("RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
 
 

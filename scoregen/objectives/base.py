@@ -49,13 +49,28 @@ def level_index(sigma: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
     return (sigma.detach().log()[:, None] - sigmas.to(sigma.device).log()[None, :]).abs().argmin(dim=1)
 
 
+def conditioned(estimator, labels: torch.Tensor | None, rows: int):
+    """``estimator`` with ``labels [B]`` bound (repeated to ``rows``, a multiple of ``B``, in the
+    order ``x.repeat`` makes: ``levels="all"``); ``estimator`` itself without labels. The
+    objectives' one path for conditioning (:mod:`scoregen.estimators.conditioning`)."""
+    if labels is None:
+        return estimator
+    labels = labels.repeat(rows // labels.shape[0])
+
+    def with_labels(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return estimator(x, sigma, labels=labels)
+
+    return with_labels
+
+
 @runtime_checkable
 class Objective(Protocol):
-    """``per_sample(estimator, kernel, x, *, generator) -> LossTerms``; ``loss`` is its mean."""
+    """``per_sample(estimator, kernel, x, *, generator, labels=None) -> LossTerms``; ``loss`` is
+    its mean. ``labels [B]`` (int64), when the data carry them, go to a conditional estimator."""
 
-    def per_sample(self, estimator, kernel, x: torch.Tensor, *, generator) -> LossTerms: ...
+    def per_sample(self, estimator, kernel, x: torch.Tensor, *, generator, labels=None) -> LossTerms: ...
 
-    def loss(self, estimator, kernel, x: torch.Tensor, *, generator) -> torch.Tensor: ...
+    def loss(self, estimator, kernel, x: torch.Tensor, *, generator, labels=None) -> torch.Tensor: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -88,10 +103,11 @@ class GaussianObjective:
         """``λ(σ) = σ^p``, shape ``[N]``."""
         return sigma**self.weight_power
 
-    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
+    def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
         """The per-example losses, each objective's own."""
         raise NotImplementedError
 
-    def loss(self, estimator, kernel, x, *, generator=None) -> torch.Tensor:
+    def loss(self, estimator, kernel, x, *, generator=None, labels=None) -> torch.Tensor:
         """The scalar loss: the mean of :meth:`per_sample`."""
-        return self.per_sample(estimator, kernel, x, generator=generator).mean()
+        extra = {} if labels is None else {"labels": labels}
+        return self.per_sample(estimator, kernel, x, generator=generator, **extra).mean()

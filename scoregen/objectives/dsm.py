@@ -9,7 +9,7 @@ from scoregen._tensor import append_dims, draw_device, randn_like
 from scoregen.errors import ConfigError
 from scoregen.estimators.parameterisation import as_score
 from scoregen.kernels.base import require_family
-from scoregen.objectives.base import GaussianObjective, LossTerms
+from scoregen.objectives.base import GaussianObjective, LossTerms, conditioned
 
 
 def reference_target(x_tilde: torch.Tensor, sigma: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -76,14 +76,14 @@ class DenoisingScoreMatching(ReferenceRows, GaussianObjective):
     averages over the set. The bias this trades for the variance vanishes as ``R`` grows.
     """
 
-    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
+    def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
         require_family(self, kernel)
         x_rep, sigma = self.draw(kernel, x, generator)
         z = randn_like(x_rep, generator)
         x_tilde = kernel.perturb(x_rep, sigma, noise=z)
         if self.reference:
             z = reference_target(x_tilde, sigma, self._reference(x, generator))
-        residual = append_dims(sigma, x_rep.ndim) * as_score(estimator, kernel)(x_tilde, sigma) + z
+        residual = append_dims(sigma, x_rep.ndim) * conditioned(as_score(estimator, kernel), labels, x_rep.shape[0])(x_tilde, sigma) + z
         sq = residual.pow(2).flatten(1).sum(dim=1)
         scale = 0.5 if self.weight_power == 2 else 0.5 * self.weight(sigma) / sigma**2
         return LossTerms(loss=scale * sq, sigma=sigma)

@@ -9,7 +9,7 @@ from scoregen import _validators as v
 from scoregen._tensor import append_dims, randn_like
 from scoregen.estimators.parameterisation import Velocity, as_prediction, coefficients
 from scoregen.kernels.base import require_family
-from scoregen.objectives.base import LossTerms
+from scoregen.objectives.base import LossTerms, conditioned
 from scoregen.objectives.dsm import ReferenceRows, reference_target
 from scoregen.objectives.levels import check_sigma_distribution, sample_sigma
 
@@ -50,7 +50,7 @@ class FlowMatching(ReferenceRows):
     sigma_distribution: str | dict = attrs.field(default="uniform-t", validator=lambda i, a, value: check_sigma_distribution(value))
     coupling: str = attrs.field(default="independent", validator=v.choice("independent", "ot"))
 
-    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
+    def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
         require_family(self, kernel)
         x = x.detach()
         sigma = sample_sigma(self.sigma_distribution, kernel, x.shape[0], generator).to(x.device, x.dtype)
@@ -63,9 +63,10 @@ class FlowMatching(ReferenceRows):
             z = reference_target(x_hat, sigma, self._reference(x, generator))
             x = x_hat - append_dims(sigma, x.ndim) * z
         target = velocity.target(x, z, c)
-        predicted = as_prediction(estimator, kernel, velocity)(x_hat, sigma)
+        predicted = conditioned(as_prediction(estimator, kernel, velocity), labels, x.shape[0])(x_hat, sigma)
         return LossTerms(loss=0.5 * (predicted - target).pow(2).flatten(1).sum(dim=1), sigma=sigma)
 
-    def loss(self, estimator, kernel, x, *, generator=None) -> torch.Tensor:
+    def loss(self, estimator, kernel, x, *, generator=None, labels=None) -> torch.Tensor:
         """The scalar loss: the mean of :meth:`per_sample`."""
-        return self.per_sample(estimator, kernel, x, generator=generator).mean()
+        extra = {} if labels is None else {"labels": labels}
+        return self.per_sample(estimator, kernel, x, generator=generator, **extra).mean()

@@ -6,7 +6,7 @@ from scoregen import _validators as v
 from scoregen.estimators.parameterisation import as_score
 from scoregen.kernels.base import require_family
 from scoregen.numerics.traces import jacobian_trace
-from scoregen.objectives.base import GaussianObjective, LossTerms
+from scoregen.objectives.base import GaussianObjective, LossTerms, conditioned
 
 
 @attrs.frozen(kw_only=True)
@@ -32,11 +32,11 @@ class ImplicitScoreMatching(GaussianObjective):
 
     chunk_size: int | None = attrs.field(default=None, validator=v.optional(v.count))
 
-    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
+    def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
         require_family(self, kernel)
         x, sigma = self.draw(kernel, x, generator)
         x_tilde = kernel.perturb(x, sigma, generator)
-        score_fn = as_score(estimator, kernel)
+        score_fn = conditioned(as_score(estimator, kernel), labels, x.shape[0])
         score, trace = jacobian_trace(lambda y: score_fn(y, sigma), x_tilde, chunk_size=self.chunk_size)
         half_sq = 0.5 * score.pow(2).flatten(1).sum(dim=1)
         return LossTerms(loss=self.weight(sigma) * (trace + half_sq), sigma=sigma)

@@ -8,7 +8,7 @@ import torch
 
 from scoregen import _validators as v
 from scoregen.kernels.base import require_family
-from scoregen.objectives.base import LossTerms
+from scoregen.objectives.base import LossTerms, conditioned
 
 WEIGHTINGS = ("elbo", "masked-mean")
 
@@ -45,11 +45,11 @@ class MaskedCrossEntropy:
             return kernel.elbo_weight(t) / (positions * math.log(2))
         return 1.0 / (n_masked.clamp(min=1).to(t.dtype) * math.log(2))
 
-    def _per_sample(self, estimator, kernel, x, generator, weighting: str) -> LossTerms:
+    def _per_sample(self, estimator, kernel, x, generator, weighting: str, labels=None) -> LossTerms:
         require_family(self, kernel)
         t = kernel.sample_t(x.shape[0], generator).to(x.device)
         x_t = kernel.perturb(x, t, generator)
-        logits = estimator(x_t, t)
+        logits = conditioned(estimator, labels, x.shape[0])(x_t, t)
         kernel.check_logits(logits, x)
         log_p = torch.log_softmax(logits.float(), dim=-1).gather(-1, x[..., None]).squeeze(-1)
         masked = (x_t == kernel.mask_id).flatten(1)
@@ -57,13 +57,15 @@ class MaskedCrossEntropy:
         scale = self.scale(kernel, t, masked.sum(dim=1), x[0].numel(), weighting=weighting)
         return LossTerms(loss=scale * nll, sigma=t)
 
-    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
-        """``x [B, *E]`` int64 → ``LossTerms(loss [B] in bits, sigma = t [B])``."""
-        return self._per_sample(estimator, kernel, x, generator, self.weighting)
+    def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
+        """``x [B, *E]`` int64 (``labels [B]`` for a conditional denoiser) →
+        ``LossTerms(loss [B] in bits, sigma = t [B])``."""
+        return self._per_sample(estimator, kernel, x, generator, self.weighting, labels)
 
-    def loss(self, estimator, kernel, x, *, generator=None) -> torch.Tensor:
+    def loss(self, estimator, kernel, x, *, generator=None, labels=None) -> torch.Tensor:
         """The scalar loss: the mean of :meth:`per_sample`."""
-        return self.per_sample(estimator, kernel, x, generator=generator).mean()
+        extra = {} if labels is None else {"labels": labels}
+        return self.per_sample(estimator, kernel, x, generator=generator, **extra).mean()
 
     @torch.no_grad()
     def bound(self, estimator, kernel, x, *, repeats: int = 8, batch_size: int = 512, generator=None) -> tuple[float, float]:

@@ -9,7 +9,7 @@ from scoregen import _validators as v
 from scoregen.estimators.parameterisation import as_score
 from scoregen.kernels.base import require_family
 from scoregen.numerics.traces import projected_jacobian
-from scoregen.objectives.base import GaussianObjective, LossTerms
+from scoregen.objectives.base import GaussianObjective, LossTerms, conditioned
 
 
 def projections(kind: str, shape: tuple[int, ...], generator, *, like: torch.Tensor) -> torch.Tensor:
@@ -41,11 +41,11 @@ class SlicedScoreMatching(GaussianObjective):
     n_projections: int = attrs.field(default=1, validator=v.count)
     projection: Literal["gaussian", "rademacher"] = attrs.field(default="rademacher", validator=v.choice("gaussian", "rademacher"))
 
-    def per_sample(self, estimator, kernel, x, *, generator=None) -> LossTerms:
+    def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
         require_family(self, kernel)
         x, sigma = self.draw(kernel, x, generator)
         x_tilde = kernel.perturb(x, sigma, generator)
-        score_fn = as_score(estimator, kernel)
+        score_fn = conditioned(as_score(estimator, kernel), labels, x.shape[0])
         v = projections(self.projection, (self.n_projections, *x.shape), generator, like=x)
         score, quad = projected_jacobian(lambda y: score_fn(y, sigma), x_tilde, v)
         if self.variance_reduced:

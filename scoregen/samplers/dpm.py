@@ -19,7 +19,8 @@ from scoregen.samplers.stepping import GridSampler
 # The weight of the second divided difference ``d₂ ≈ h² D''/2`` in the third-order step. The
 # exact integral of the quadratic interpolant of ``D`` over the step is ``h² D'' (h²/2 − h + 1 − e^{−h})/h²
 # = −2 φ₃ d₂`` with ``φ₃ = φ₂/h − ½``: a weight of 2. k-diffusion and diffusers use 1, which leaves
-# an O(h³) local error (global order 2); the order check tells them apart (tests/test_grid_samplers.py).
+# an O(h³) local error (measured slopes 2.3–2.6 instead of 3); the order check tells them apart
+# (tests/test_grid_samplers.py).
 SECOND_DIFFERENCE_WEIGHT = 2.0
 
 

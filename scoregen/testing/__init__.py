@@ -8,7 +8,8 @@ public for plugin authors and users.
 - Assertions, masking family (:mod:`~scoregen.testing.masking`): :func:`assert_posterior_close`,
   :func:`assert_masked_objective_consistent`, :func:`assert_sampler_recovers_table`.
 - Conformance checks for every family, dispatched on ``kernel.family``: :func:`check_kernel`,
-  :func:`check_estimator`, :func:`check_objective`, :func:`check_sampler`.
+  :func:`check_estimator`, :func:`check_objective`, :func:`check_sampler`;
+  :func:`check_posterior_sampler` (posterior samplers against an exact posterior).
 - Convergence (:mod:`scoregen.testing.convergence`): :func:`check_order` (a deterministic
   sampler's order against a reference ODE solution) and :func:`check_in_distribution`.
 - hypothesis settings profiles ``dev`` (20 examples, the quick default) and ``ci`` (200 examples),
@@ -29,7 +30,9 @@ from scoregen.testing.assertions import (
     assert_velocity_close,
     default_mixture,
 )
+from scoregen.testing.posterior_checks import check_posterior_sampler
 from scoregen.testing.conformance import check_estimator, check_kernel, check_objective, check_sampler
+from scoregen.testing.convergence import check_in_distribution, check_order
 from scoregen.testing.gaussian import UnitGaussianScore
 from scoregen.testing.masking import (
     TokenPrior,
@@ -38,7 +41,6 @@ from scoregen.testing.masking import (
     assert_sampler_recovers_table,
     default_distribution,
 )
-from scoregen.testing.convergence import check_in_distribution, check_order
 
 PROFILES: dict[str, dict[str, Any]] = {
     "dev": {"max_examples": 20, "deadline": None},
@@ -72,6 +74,7 @@ __all__ = [
     "check_in_distribution",
     "check_kernel",
     "check_objective",
+    "check_posterior_sampler",
     "check_order",
     "check_sampler",
     "default_distribution",

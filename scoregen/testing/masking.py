@@ -6,8 +6,8 @@ and the interface checks of kernels, estimators, objectives and samplers (called
 - :func:`assert_posterior_close`: an estimator's ``softmax(logits)`` is the exact posterior
   ``P(x₀ᵢ | x̃)`` at masked positions, and carries every visible token over with certainty.
 - :func:`assert_masked_objective_consistent`: for estimators ``q₁, q₂``, ``E[ℓ(q₁)] − E[ℓ(q₂)]``
-  equals the difference of their weighted posterior KL divergences, and the exact posterior's loss
-  is the entropy per token (the ELBO is tight).
+  equals the difference of their weighted posterior KL divergences, and (for the ELBO weighting)
+  the exact posterior's loss averages to ``−log₂ p(x)`` per token (the bound is tight).
 - :func:`assert_sampler_recovers_table`: driven by the exact posterior, a sampler reproduces the
   table, total variation within a factor of its floor.
 """

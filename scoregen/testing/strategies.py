@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
-from scoregen.analytic import GaussianMixture
+from scoregen.analytic import ClassConditionalMixture, GaussianMixture
 
 COVARIANCES = ("diag", "full")
 
@@ -157,3 +157,54 @@ def points(
         return torch.as_tensor(out).to(dtype)
 
     return st.lists(row, min_size=min_size, max_size=max_size).map(make)
+
+
+def class_conditional_mixtures(
+    *,
+    dim: int | st.SearchStrategy[int] = st.integers(1, 3),
+    n_classes: int | st.SearchStrategy[int] = st.integers(2, 3),
+    components_per_class: int | st.SearchStrategy[int] = st.integers(1, 2),
+    covariance: str | None = None,
+    mean_scale: float = 3.0,
+) -> st.SearchStrategy[ClassConditionalMixture]:
+    """:class:`~scoregen.analytic.ClassConditionalMixture` s: a mixture from
+    :func:`gaussian_mixtures` with ``n_classes × components_per_class`` components, component
+    ``k`` of class ``k mod n_classes`` (so every class has the same number of components)."""
+    classes, per_class = _count("n_classes", n_classes), _count("components_per_class", components_per_class)
+
+    @st.composite
+    def draw_problem(draw):
+        c, j = draw(classes), draw(per_class)
+        mixture = draw(gaussian_mixtures(dim=dim, n_components=c * j, covariance=covariance, mean_scale=mean_scale))
+        return ClassConditionalMixture(mixture, torch.arange(c * j) % c)
+
+    return draw_problem()
+
+
+def linear_measurements(
+    mixture: GaussianMixture,
+    *,
+    n_observations: int | st.SearchStrategy[int] | None = None,
+    min_noise: float = 0.05,
+    max_noise: float = 1.0,
+) -> st.SearchStrategy[tuple[torch.Tensor, torch.Tensor, float]]:
+    """Inverse problems ``(A [M, D], y [M], σ_y)`` for a prior ``mixture``: ``A`` with entries in
+    ``[−1, 1]`` (``M`` from ``n_observations``, default ``1 … D``), ``σ_y`` in
+    ``[min_noise, max_noise]`` (log-uniform) and ``y = A x + σ_y η`` for a point ``x`` near a
+    component. Their exact posterior is :func:`scoregen.analytic.linear_posterior`."""
+    if not isinstance(mixture, GaussianMixture):
+        raise InvalidArgument(f"linear_measurements needs a GaussianMixture, got {type(mixture).__name__}")
+    d = mixture.dim
+    rows = _count("n_observations", n_observations if n_observations is not None else st.integers(1, d))
+    noises = noise_levels(min_value=min_noise, max_value=max_noise)
+
+    @st.composite
+    def draw_measurement(draw):
+        m = draw(rows)
+        A = torch.as_tensor(draw(hnp.arrays(np.float64, (m, d), elements=_floats(-1.0, 1.0))))
+        x = draw(points(mixture, min_size=1, max_size=1, far=False))[0]
+        eta = torch.as_tensor(draw(hnp.arrays(np.float64, m, elements=_floats(-2.0, 2.0))))
+        noise = draw(noises)
+        return A, A @ x + noise * eta, noise
+
+    return draw_measurement()

@@ -18,6 +18,7 @@ from scoregen import io
 from scoregen._tensor import check_fits_in_memory, make_generator
 from scoregen.data.sources import StreamSource, as_source
 from scoregen.errors import CheckpointError, ConfigError, NumericalError, ScoregenError
+from scoregen.estimators.conditioning import classes_of, drop_labels
 from scoregen.objectives.base import level_index
 from scoregen.training import distributed
 from scoregen.training.checkpoint import checkpoint_dirs, latest_checkpoint, write_checkpoint
@@ -137,6 +138,8 @@ class _Run:
         self.shard_batch = config.batch_size // shards
         check_fits_in_memory((config.batch_size, *model.event_shape), f"a batch of {config.batch_size} rows")
         self.generators = [make_generator(self.device, config.seed + 1_000_003 * s) for s in self.mine]
+        self.conditional = classes_of(model.estimator) is not None
+        self.drop = getattr(getattr(model.estimator, "conditioning", None), "drop", 0.0)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.params = model.parameters()
         if not self.params:
@@ -321,6 +324,14 @@ class _Run:
         )
         return iter(loader)
 
+    def labels(self, batch, generator) -> dict:
+        """``{"labels": ...}`` for a conditional estimator when the batch carries labels (checked,
+        each dropped to the null token with probability ``conditioning.drop`` from the shard's
+        generator), else nothing: an unconditional estimator ignores a data set's labels."""
+        if not self.conditional or batch.labels is None:
+            return {}
+        return {"labels": drop_labels(self.model.labels_for(batch.labels, batch.x.shape[0]), self.drop, generator)}
+
     def run(self, progress: bool) -> None:
         from tqdm.auto import tqdm
 
@@ -340,8 +351,9 @@ class _Run:
                     group["lr"] = config.lr_at(self.k)
                 losses, sigmas = [], []
                 for batch, generator in zip(next(feed), self.generators):
+                    extra = self.labels(batch, generator)
                     with precision:
-                        terms = model.objective.per_sample(net, model.kernel, batch.x.to(self.device), generator=generator)
+                        terms = model.objective.per_sample(net, model.kernel, batch.x.to(self.device), generator=generator, **extra)
                     losses.append(terms.loss.float())
                     sigmas.append(terms.sigma)
                 loss = losses[0] if len(losses) == 1 else torch.cat(losses)
@@ -413,6 +425,8 @@ def train(
         model.compile()
     source = as_source(data, labels, convert=model.converter, event_shape=model.event_shape)
     model.prepare(source.preview())
+    if labels is not None:  # given for conditioning: checked whole, before the first step
+        model.labels_for(source.labels, len(source))
     if not model.parameters() and hasattr(model.estimator, "with_data"):
         return model  # exact given the data it just took (``empirical``): nothing to train
     if resume and out is None:
