@@ -448,6 +448,7 @@ class ScoreModel:
         with the prior score callable ``score``."""
         posterior = self._extension("posterior", "mmps" if posterior is None else posterior)
         require_family(posterior, self.kernel)
+        assert self.event_shape is not None  # sample() refused an unknown event shape
         measurement.check(self.event_shape)
         generator = _generator(seed, generator, self._device)
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
