@@ -359,6 +359,7 @@ class ScoreModel:
         *,
         seed: int | None = None,
         generator: torch.Generator | None = None,
+        per_sample: bool = False,
         first: int = 0,
         sampler=None,
         callback: Callable[[dict], None] | None = None,
@@ -380,14 +381,14 @@ class ScoreModel:
         parameters for the current one, or an object). ``seed`` or ``generator`` makes the draw
         reproducible; with neither, it is seeded non-deterministically.
 
-        Per-sample seeds (:mod:`scoregen.seeds`): with ``seed`` (and no ``generator``), sample
-        ``i`` depends on the seed and on ``i`` alone, so ``sample(n, seed=s)[:k]`` equals
-        ``sample(k, seed=s)`` and ``sample(n, seed=s, first=k)`` draws samples ``k … k+n−1`` of
-        that same set. This holds when the sampler and the kernel draw per sample
-        (``per_sample_noise``; every built-in does) and the sampler treats samples independently
-        (not ``pc``, whose step averages over the batch, nor an adaptive scipy ``ode``); other
-        parts get one ``torch.Generator`` for the batch. A ``generator`` always draws the batch
-        as one.
+        Per-sample seeds (:mod:`scoregen.seeds`): with ``per_sample=True`` (and ``seed``, not
+        ``generator``), sample ``i`` depends on the seed and on ``i`` alone, so
+        ``sample(n, seed=s, per_sample=True)[:k]`` equals ``sample(k, seed=s, per_sample=True)``
+        and ``first=k`` draws samples ``k … k+n−1`` of that same set. The sampler and the kernel
+        must draw per sample (``per_sample_noise``; every built-in does), and the equality holds
+        for samplers that treat samples independently (not ``pc``, whose step averages over the
+        batch, nor an adaptive scipy ``ode``). It is an option, not the default: it measured
+        3–10 % slower a step on the small networks here (benchmarks/seeds.py, docs/devices.md).
 
         Imputation: ``known [n or 1, *E]`` with a bool ``mask`` (broadcastable, true where known)
         samples the other coordinates given these (samplers with ``can_impute``; see
@@ -431,7 +432,7 @@ class ScoreModel:
             from scoregen.samplers.impute import condition
 
             extra["known"] = condition(sampler, known, mask, n, self.event_shape, convert=self.converter, device=self._device)
-        generator = self._random_source(seed, generator, first, n, sampler)
+        generator = self._random_source(seed, generator, per_sample, first, n, sampler)
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
         bar = _with_progress(callback, getattr(sampler, "nfe", lambda k: None)(self.kernel)) if progress else None
         try:
@@ -447,24 +448,29 @@ class ScoreModel:
         with the prior score callable ``score``."""
         posterior = self._extension("posterior", "mmps" if posterior is None else posterior)
         require_family(posterior, self.kernel)
+        assert self.event_shape is not None  # sample() refused an unknown event shape
         measurement.check(self.event_shape)
         generator = _generator(seed, generator, self._device)
         x_init = self.kernel.prior_sample((n, *self.event_shape), generator, device=self._device)
         with torch.no_grad():
             out = posterior.sample(score, self.kernel, sampler, x_init, measurement, generator=generator, callback=callback)
         return _check_finite(out, f"posterior sampling with {type(posterior).__name__}")
-    def _random_source(self, seed, generator, first: int, n: int, sampler):
-        """Per-sample generators when the parts allow them and no generator is given, else one
-        generator for the batch (see :meth:`sample`)."""
+    def _random_source(self, seed, generator, per_sample: bool, first: int, n: int, sampler):
+        """Per-sample generators with ``per_sample=True``, else one generator for the batch
+        (see :meth:`sample`)."""
         first = v.check_int("first", first, minimum=0)
-        per_sample = all(getattr(part, "per_sample_noise", False) for part in (sampler, self.kernel))
-        if first and (generator is not None or not per_sample):
-            raise ConfigError(
-                "first= needs per-sample seeds: pass seed= (not generator=) with a sampler and kernel "
-                "that draw per sample (per_sample_noise)"
-            )
-        if generator is not None or not per_sample:
+        v.check_bool("per_sample", per_sample)
+        if first and not per_sample:
+            raise ConfigError("first= draws samples of a per-sample set: pass per_sample=True")
+        if not per_sample:
             return _generator(seed, generator, self._device)
+        if generator is not None:
+            raise ConfigError("per_sample=True makes its own generators from seed=: pass seed, not generator")
+        unable = [type(p).__name__ for p in (sampler, self.kernel) if not getattr(p, "per_sample_noise", False)]
+        if unable:
+            raise ConfigError(
+                f"per_sample=True needs parts that draw per sample (per_sample_noise); {', '.join(unable)} do(es) not"
+            )
         from scoregen.seeds import SampleGenerators
 
         if seed is None:

@@ -6,7 +6,8 @@ Block ``b`` has its own ``torch.Generator`` seeded with ``hash(seed, b)``, and e
 ``i`` gets row ``i − b·BLOCK``. A block's generator therefore advances identically whether the
 batch holds one of its samples or all of them, so
 
-    sample(n, seed=s)[:k] == sample(k, seed=s)   and   sample(n, seed=s, first=k) == sample(k + n, seed=s)[k:]
+    sample(n, seed=s, per_sample=True)[:k] == sample(k, seed=s, per_sample=True)
+    sample(n, seed=s, per_sample=True, first=k) == sample(k + n, seed=s, per_sample=True)[k:]
 
 (up to the floating-point order of batched products), and a large set drawn in pieces, or on
 several GPUs, is the same set. This is EDM's ``--seeds`` idea (one generator per image) at the

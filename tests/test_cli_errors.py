@@ -65,3 +65,11 @@ def test_train_bad_numbers(tmp_path, capsys, flag, value, match):
 
 def test_sample_a_folder_without_a_model(tmp_path, capsys):
     _fails(capsys, ["sample", str(tmp_path), "--out", str(tmp_path / "s.png")], "no saved model")
+
+
+def test_a_usage_error_is_one_line_too(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["sample", "somewhere", "-n", "x"])
+    assert info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "scoregen sample: error: argument -n: invalid int value: 'x'" in lines[0]

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoregen import build
-from scoregen.analytic import GaussianMixture, linear_posterior
+from scoregen.analytic import linear_posterior
 from scoregen.errors import ConfigError, DataError
 from scoregen.estimators import MixtureScore
 from scoregen.samplers.posterior import MMPS, Linear, conjugate_gradient

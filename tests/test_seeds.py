@@ -40,16 +40,17 @@ def test_the_built_in_samplers_draw_per_sample():
 def test_a_sample_does_not_depend_on_its_batch(name):
     model = _model(name)
     n = BLOCK + 9  # spans two blocks
-    whole = model.sample(n, seed=7)
-    torch.testing.assert_close(model.sample(5, seed=7), whole[:5], rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(model.sample(20, seed=7, first=n - 20), whole[-20:], rtol=1e-5, atol=1e-5)
-    assert not torch.equal(model.sample(5, seed=8), whole[:5])
+    whole = model.sample(n, seed=7, per_sample=True)
+    torch.testing.assert_close(model.sample(5, seed=7, per_sample=True), whole[:5], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model.sample(20, seed=7, per_sample=True, first=n - 20), whole[-20:], rtol=1e-5, atol=1e-5)
+    assert not torch.equal(model.sample(5, seed=8, per_sample=True), whole[:5])
+    assert not torch.equal(model.sample(5, seed=7), whole[:5])  # the default draws the batch as one
 
 
 def test_pieces_of_a_set_are_the_set():
     model = _model("annealed-langevin")
-    pieces = torch.cat([model.sample(30, seed=1, first=k) for k in range(0, 150, 30)])
-    torch.testing.assert_close(pieces, model.sample(150, seed=1), rtol=1e-5, atol=1e-5)
+    pieces = torch.cat([model.sample(30, seed=1, per_sample=True, first=k) for k in range(0, 150, 30)])
+    torch.testing.assert_close(pieces, model.sample(150, seed=1, per_sample=True), rtol=1e-5, atol=1e-5)
 
 
 def test_block_draws_are_standard_normal_and_independent_across_samples():
@@ -58,11 +59,20 @@ def test_block_draws_are_standard_normal_and_independent_across_samples():
     assert abs(float(torch.corrcoef(torch.stack([z[:-1, 0], z[1:, 0]]))[0, 1])) < 0.05
 
 
-def test_a_generator_draws_the_batch_as_one_and_refuses_first():
+def test_per_sample_refuses_a_generator_first_without_it_and_parts_that_cannot():
     model = _model("annealed-langevin")
-    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
-    torch.testing.assert_close(model.sample(8, generator=g()), model.sample(8, generator=g()))
-    with pytest.raises(ConfigError, match="first= needs per-sample seeds"):
-        model.sample(4, generator=g(), first=4)
+    with pytest.raises(ConfigError, match="pass seed, not generator"):
+        model.sample(4, generator=torch.Generator().manual_seed(0), per_sample=True)
+    with pytest.raises(ConfigError, match="pass per_sample=True"):
+        model.sample(4, seed=0, first=4)
     with pytest.raises(ConfigError, match="first must be"):
-        model.sample(4, seed=0, first=-1)
+        model.sample(4, seed=0, per_sample=True, first=-1)
+
+    class BatchOnly:
+        families = ("gaussian",)
+
+        def sample(self, estimator, kernel, x_init, *, generator=None, callback=None):
+            return x_init
+
+    with pytest.raises(ConfigError, match="BatchOnly do"):
+        model.sample(4, seed=0, per_sample=True, sampler=BatchOnly())

@@ -179,7 +179,12 @@ class GaussianMixture:
         if n == 0:
             return self.means.new_empty(0, self.dim)
         comp = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        z = torch.randn(n, self.dim, generator=generator, dtype=torch.float64, device=self.means.device)
+        return self.sample_components(comp, generator)
+
+    def sample_components(self, comp: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One float64 draw [n, D] of component ``comp[i]`` for each ``i`` (``comp [n]`` int64):
+        ``μ_k + U_k diag(√λ_k) z``, ``z ~ N(0, I)`` from ``generator``."""
+        z = torch.randn(len(comp), self.dim, generator=generator, dtype=torch.float64, device=self.means.device)
         step = self._eigvals[comp].sqrt() * z
         if self._eigvecs is not None:
             step = torch.einsum("nij,nj->ni", self._eigvecs[comp], step)

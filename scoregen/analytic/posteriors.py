@@ -112,11 +112,7 @@ class ClassConditionalMixture:
         else:
             allowed = self._components(labels, n).to(torch.float64) * m.weights
             comp = torch.multinomial(allowed, 1, generator=generator).squeeze(1)
-        z = torch.randn(n, m.dim, generator=generator, dtype=torch.float64)
-        step = m._eigvals[comp].sqrt() * z
-        if not m.is_diagonal:
-            step = torch.einsum("nij,nj->ni", m._eigvecs[comp], step)
-        return m.means[comp] + step, self.classes[comp]
+        return m.sample_components(comp, generator), self.classes[comp]
 
 
 def _full(mixture: GaussianMixture) -> Tensor:

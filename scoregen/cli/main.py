@@ -45,12 +45,20 @@ def _cmd_list(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (``scoregen sample: error: ...``, exit 2) like
+    every other CLI error, instead of the usage text followed by the error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
     import scoregen
 
-    parser = argparse.ArgumentParser(prog="scoregen", description="Score-based generative models you can see and verify.")
+    parser = _Parser(prog="scoregen", description="Score-based generative models you can see and verify.")
     parser.add_argument("--version", action="version", version=f"scoregen {scoregen.__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--threads", type=int, default=None, help=f"CPU threads for torch (default: {threads_help()})")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -25,6 +25,9 @@ class NoiseConditionalClassifier(nn.Module):
     """
 
     families = ("gaussian",)
+    # Not a score, ε, x₀, v or velocity: a score objective or a sampler given it fails with a
+    # ConfigError naming the parameterisations (noisy-ce calls it directly).
+    parameterisation = "logits"
 
     def __init__(self, event_shape=(2,), *, classes: int = 10, hidden=(128, 128), activation: str = "silu") -> None:
         super().__init__()

@@ -83,7 +83,13 @@ class DenoisingScoreMatching(ReferenceRows, GaussianObjective):
         x_tilde = kernel.perturb(x_rep, sigma, noise=z)
         if self.reference:
             z = reference_target(x_tilde, sigma, self._reference(x, generator))
-        residual = append_dims(sigma, x_rep.ndim) * conditioned(as_score(estimator, kernel), labels, x_rep.shape[0])(x_tilde, sigma) + z
+        score = conditioned(as_score(estimator, kernel), labels, x_rep.shape[0])(x_tilde, sigma)
+        if score.shape != x_tilde.shape:
+            raise ConfigError(
+                f"the estimator returned shape {list(score.shape)} for data {list(x_tilde.shape)}: a score has the "
+                "data's shape (a classifier is a guide for sampling, not a model's estimator)"
+            )
+        residual = append_dims(sigma, x_rep.ndim) * score + z
         sq = residual.pow(2).flatten(1).sum(dim=1)
         scale = 0.5 if self.weight_power == 2 else 0.5 * self.weight(sigma) / sigma**2
         return LossTerms(loss=scale * sq, sigma=sigma)

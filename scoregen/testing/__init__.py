@@ -30,7 +30,6 @@ from scoregen.testing.assertions import (
     assert_velocity_close,
     default_mixture,
 )
-from scoregen.testing.posterior_checks import check_posterior_sampler
 from scoregen.testing.conformance import check_estimator, check_kernel, check_objective, check_sampler
 from scoregen.testing.convergence import check_in_distribution, check_order
 from scoregen.testing.gaussian import UnitGaussianScore
@@ -41,6 +40,7 @@ from scoregen.testing.masking import (
     assert_sampler_recovers_table,
     default_distribution,
 )
+from scoregen.testing.posterior_checks import check_posterior_sampler
 
 PROFILES: dict[str, dict[str, Any]] = {
     "dev": {"max_examples": 20, "deadline": None},
