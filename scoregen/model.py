@@ -139,7 +139,7 @@ class ScoreModel:
         :meth:`fit` (the trained copy) and in :meth:`sample` and :meth:`score` (the EMA copy).
         The weights are shared with the compiled wrappers, so saving, moving and the EMA are
         unchanged. Off unless asked for (``fit(compile=True)``): compiling takes tens of seconds
-        and, on the CPU, did not pay for itself on the small networks here (docs/devices.md)."""
+        before the first step, which a short run never earns back (docs/devices.md)."""
         self._compile = dict(options)
         self._compiled = {}
         return self
