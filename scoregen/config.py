@@ -107,12 +107,14 @@ class ModelConfig:
         return cls.from_dict(json.loads(text))
 
 
-def check_parameters(kind: str, name: str, factory, params) -> dict:
-    """The keyword parameters ``factory`` accepts; an unknown name in ``params`` is a
-    :class:`ConfigError` naming the known ones and the closest match."""
+def check_parameters(kind: str, name: str, factory, params) -> dict | None:
+    """The keyword parameters ``factory`` accepts (``None``: it takes ``**kwargs``); an unknown
+    name in ``params`` is a :class:`ConfigError` naming the known ones and the closest match."""
     accepted = parameters_of(factory)
-    if accepted:
+    if accepted is not None:
         for key in params:
+            if not accepted:
+                raise ConfigError(f"{kind} {name!r} takes no parameters, got {key!r}")
             if key not in accepted:
                 close = difflib.get_close_matches(key, list(accepted), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -137,7 +139,7 @@ def instantiate(kind: str, spec: ComponentSpec, registry: Registry, **context):
     accepted = check_parameters(kind, spec.name, entry.factory, spec.params)
     kwargs = dict(spec.params)
     for key, value in context.items():
-        if key not in kwargs and (not accepted or key in accepted):
+        if key not in kwargs and (accepted is None or key in accepted):
             kwargs[key] = value
     try:
         component = entry.factory(**kwargs)
@@ -166,18 +168,20 @@ def describe(kind: str, component, registry: Registry) -> ComponentSpec:
     return ComponentSpec(name=name, params=params)
 
 
-def resolve(kind: str, value, registry: Registry | None = None):
+def resolve(kind: str, value, registry: Registry | None = None, *, needs: str = "__call__"):
     """A component of ``kind`` from a registered name (``"karras"``), a dict holding ``name`` and
-    the factory's parameters (``{"name": "karras", "rho": 5}``), or an object (returned as it is).
+    the factory's parameters (``{"name": "karras", "rho": 5}``), or an object with the method
+    ``needs`` (returned as it is).
 
-    The parts' own extension points (a sampler's ``grid``, a predictor) are given this way, so a
-    saved config keeps the name or the dict and a typo fails when the part is built.
+    The parts' own extension points (a sampler's ``grid``, a predictor, an objective's σ
+    distribution, a network's parameterisation) are given this way, so a saved config keeps the
+    name or the dict and a typo fails when the part is built.
     """
     if isinstance(value, str):
         value = {"name": value}
     if not isinstance(value, dict):
-        if value is None or isinstance(value, bool | int | float | list | tuple) or not callable(value):
-            raise ConfigError(f"a {kind} is given as a registered name, a dict with 'name' or a callable object, got {value!r}")
+        if isinstance(value, bool | int | float | list | tuple) or not callable(getattr(value, needs, None)):
+            raise ConfigError(f"a {kind} is given as a registered name, a dict with 'name' or an object with {needs}(...), got {value!r}")
         return value
     if not isinstance(value.get("name"), str):
         raise ConfigError(f"a {kind} is given as a name or a dict with 'name', got {value!r}")

@@ -178,9 +178,9 @@ class ScopedRegistry:
         self.registry.add_from_plugin(kind, name, factory, provider=self.provider)
 
 
-def parameters_of(factory: Callable) -> dict[str, inspect.Parameter]:
-    """The keyword parameters a factory accepts (empty if it takes ``**kwargs``: no checking)."""
+def parameters_of(factory: Callable) -> dict[str, inspect.Parameter] | None:
+    """The keyword parameters a factory accepts; ``None`` if it takes ``**kwargs`` (no checking)."""
     params = inspect.signature(factory).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return {}
+        return None
     return {n: p for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}

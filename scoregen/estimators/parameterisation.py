@@ -221,12 +221,11 @@ PARAMETERISATIONS = {p.name: p for p in (Score, Eps, X0, V, Velocity)}
 
 
 def resolve(value) -> Parameterisation:
-    """A :class:`Parameterisation` from a registered name or an object (returned as it is)."""
-    if not isinstance(value, str):
-        return value
-    from scoregen.plugins import get_registry
+    """A :class:`Parameterisation` from a registered name or an object with ``to_score`` (returned
+    as it is), through :func:`scoregen.config.resolve`."""
+    from scoregen.config import resolve as resolve_component
 
-    return get_registry().get("parameterisation", value).factory()
+    return resolve_component("parameterisation", value, needs="to_score")
 
 
 def check_parameterisation(name: str, value) -> str:

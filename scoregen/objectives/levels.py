@@ -100,27 +100,15 @@ SIGMA_DISTRIBUTIONS = {
 
 def resolve(value):
     """The distribution named by ``value`` (a name, or a dict with ``name`` and parameters), made
-    through the registry; an object with ``sample`` is returned as it is. Anything else, an
-    unknown name or a bad parameter is a :class:`ConfigError` naming ``sigma_distribution``."""
-    if hasattr(value, "sample") and not isinstance(value, str | dict):
-        return value
-    spec = {"name": value} if isinstance(value, str) else value
-    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-        raise ConfigError(f"sigma_distribution is a name or a dict with 'name' (and parameters), got {value!r}")
-    from scoregen.plugins import get_registry
+    through the registry (:func:`scoregen.config.resolve`); an object with ``sample`` is returned
+    as it is. Anything else, an unknown name or a bad parameter is a :class:`ConfigError` naming
+    ``sigma_distribution``."""
+    from scoregen.config import resolve as resolve_component
 
     try:
-        factory = get_registry().get("sigma-distribution", spec["name"]).factory
-    except UnknownComponentError as exc:
+        return resolve_component("sigma-distribution", value, needs="sample")
+    except (ConfigError, UnknownComponentError) as exc:
         raise ConfigError(f"sigma_distribution: {exc}") from None
-    params = {k: p for k, p in spec.items() if k != "name"}
-    try:
-        return factory(**params)
-    except ConfigError as exc:
-        raise ConfigError(f"sigma_distribution {spec['name']!r}: {exc}") from None
-    except TypeError:
-        fields = [f.name for f in attrs.fields(factory)] if isinstance(factory, type) and attrs.has(factory) else []
-        raise ConfigError(f"sigma_distribution {spec['name']!r} takes {fields or 'no parameters'}, got {sorted(params)}") from None
 
 
 def check_sigma_distribution(value) -> None:
