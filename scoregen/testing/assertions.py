@@ -116,21 +116,26 @@ def assert_score_close(
     error = (got - expected).norm(dim=1)
     scale = x64.norm(dim=1) / (sig64.square() + _smallest_variance(mixture))
     tolerance = atol + rtol * (expected.norm(dim=1) + scale)
-    bad = ~(error <= tolerance)  # NaN fails too
+    _fail_rows(
+        error,
+        tolerance,
+        lambda n_bad: f"the estimator's score differs from the exact score of the {_describe(mixture)}, perturbed "
+        f"at σ, in {n_bad} of {x.shape[0]} rows (rtol = {rtol:g}, atol = {atol:g}); worst rows:",
+        lambda i: f"  row {i}: σ = {float(sig64[i]):.4g}, x = {_vec(x64[i])}: expected {_vec(expected[i])}, "
+        f"got {_vec(got[i])} (‖error‖ = {float(error[i]):.4g} > tolerance {float(tolerance[i]):.3g})",
+    )
+
+
+def _fail_rows(error: torch.Tensor, tolerance: torch.Tensor, header: Callable[[int], str], row: Callable[[int], str]) -> None:
+    """Return if every row's ``error [N]`` is within its ``tolerance [N]`` (NaN is not), else raise
+    an :class:`AssertionError` with ``header(number of bad rows)`` and ``row(i)`` for the five worst."""
+    __tracebackhide__ = True
+    bad = ~(error <= tolerance)
     if not bool(bad.any()):
         return
     rows = torch.nonzero(bad).flatten()
     worst = rows[torch.argsort(torch.nan_to_num(error[rows] / tolerance[rows], nan=np.inf), descending=True)][:5]
-    lines = [
-        f"the estimator's score differs from the exact score of the {_describe(mixture)}, perturbed at σ, "
-        f"in {len(rows)} of {x.shape[0]} rows (rtol = {rtol:g}, atol = {atol:g}); worst rows:"
-    ]
-    for i in worst.tolist():
-        lines.append(
-            f"  row {i}: σ = {float(sig64[i]):.4g}, x = {_vec(x64[i])}: expected {_vec(expected[i])}, "
-            f"got {_vec(got[i])} (‖error‖ = {float(error[i]):.4g} > tolerance {float(tolerance[i]):.3g})"
-        )
-    raise AssertionError("\n".join(lines))
+    raise AssertionError("\n".join([header(len(rows)), *(row(i) for i in worst.tolist())]))
 
 
 def assert_velocity_close(
@@ -190,21 +195,14 @@ def assert_velocity_close(
     error = (got - expected).norm(dim=1)
     scale = dm.abs() * x_hat.norm(dim=1) + ds.abs() * sigma * exact_score.norm(dim=1)
     tolerance = atol + rtol * (expected.norm(dim=1) + scale)
-    bad = ~(error <= tolerance)  # NaN fails too
-    if not bool(bad.any()):
-        return
-    rows = torch.nonzero(bad).flatten()
-    worst = rows[torch.argsort(torch.nan_to_num(error[rows] / tolerance[rows], nan=np.inf), descending=True)][:5]
-    lines = [
-        f"the estimator's velocity differs from the exact velocity of the {_describe(mixture)} on "
-        f"{type(kernel).__name__}'s path in {len(rows)} of {x.shape[0]} rows (rtol = {rtol:g}, atol = {atol:g}); worst rows:"
-    ]
-    for i in worst.tolist():
-        lines.append(
-            f"  row {i}: t = {float(times[i]):.4g} (σ = {float(sigma[i]):.4g}), x_t = {_vec(x[i])}: expected "
-            f"{_vec(expected[i])}, got {_vec(got[i])} (‖error‖ = {float(error[i]):.4g} > tolerance {float(tolerance[i]):.3g})"
-        )
-    raise AssertionError("\n".join(lines))
+    _fail_rows(
+        error,
+        tolerance,
+        lambda n_bad: f"the estimator's velocity differs from the exact velocity of the {_describe(mixture)} on "
+        f"{type(kernel).__name__}'s path in {n_bad} of {x.shape[0]} rows (rtol = {rtol:g}, atol = {atol:g}); worst rows:",
+        lambda i: f"  row {i}: t = {float(times[i]):.4g} (σ = {float(sigma[i]):.4g}), x_t = {_vec(x[i])}: expected "
+        f"{_vec(expected[i])}, got {_vec(got[i])} (‖error‖ = {float(error[i]):.4g} > tolerance {float(tolerance[i]):.3g})",
+    )
 
 
 def _perturbation(exact: Callable, dim: int, generator: torch.Generator, amplitude: float) -> Callable:
