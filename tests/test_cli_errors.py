@@ -73,3 +73,13 @@ def test_a_usage_error_is_one_line_too(capsys):
     assert info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "scoregen sample: error: argument -n: invalid int value: 'x'" in lines[0]
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly():
+    """``scoregen list | head``: a reader that closes the pipe (here one that never reads) ends the
+    command without a traceback or an error line."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(f"{sys.executable} -m scoregen list | true", shell=True, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr and "error" not in done.stderr and "Broken pipe" not in done.stderr

@@ -3,6 +3,7 @@
 
 import argparse
 import json
+import os
 import sys
 
 from scoregen.cli.threads import set_threads, threads_help
@@ -91,6 +92,9 @@ def main(argv=None) -> int:
     except ScoregenError as exc:
         print(f"scoregen: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`scoregen list | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail
+        return 1
     except OSError as exc:  # the file system refused (permissions, a full disk): no traceback either
         print(f"scoregen: error: {_one_line(exc)}", file=sys.stderr)
         return 1
