@@ -10,7 +10,7 @@ from scoregen._tensor import append_dims, randn_like
 from scoregen.estimators.parameterisation import Velocity, as_prediction, coefficients
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import LossTerms, conditioned
-from scoregen.objectives.dsm import ReferenceRows, reference_target
+from scoregen.objectives.reference import ReferenceRows, reference_target
 from scoregen.objectives.levels import check_sigma_distribution, sample_sigma
 
 
@@ -40,7 +40,7 @@ class FlowMatching(ReferenceRows):
     the minibatch optimal-transport plan (:func:`ot_pairing`, which needs scipy), which
     straightens the learned paths. ``reference = R > 0`` replaces the conditional target by the
     exact velocity of the batch plus ``R`` training rows (``m' x̂₀ + s' ε̂`` with the posterior
-    means of :func:`~scoregen.objectives.dsm.reference_target`; Xu et al. 2023's stable target
+    means of :func:`~scoregen.objectives.reference.reference_target`; Xu et al. 2023's stable target
     field), which has far less variance where ``t`` is large. Per-sample losses are summed over
     the event dimensions.
     """
@@ -60,7 +60,7 @@ class FlowMatching(ReferenceRows):
         velocity, c = Velocity(), coefficients(kernel, sigma, x)
         x_hat = kernel.perturb(x, sigma, noise=z)
         if self.reference:  # the reference set's posterior means of ε and x₀ at x̂
-            z = reference_target(x_hat, sigma, self._reference(x, generator))
+            z = reference_target(x, z, sigma, self._reference(x, generator))
             x = x_hat - append_dims(sigma, x.ndim) * z
         target = velocity.target(x, z, c)
         predicted = conditioned(as_prediction(estimator, kernel, velocity), labels, x.shape[0])(x_hat, sigma)
