@@ -10,8 +10,8 @@ from scoregen._tensor import append_dims, randn_like
 from scoregen.estimators.parameterisation import Velocity, as_prediction, coefficients
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import LossTerms, conditioned
+from scoregen.objectives.levels import resolved_field
 from scoregen.objectives.reference import ReferenceRows, reference_target
-from scoregen.objectives.levels import check_sigma_distribution, sample_sigma
 
 
 def ot_pairing(x0: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -47,13 +47,14 @@ class FlowMatching(ReferenceRows):
 
     families = ("gaussian",)
 
-    sigma_distribution: str | dict = attrs.field(default="uniform-t", validator=lambda i, a, value: check_sigma_distribution(value))
+    sigma_distribution: str | dict = attrs.field(default="uniform-t")
+    _sigma_sampler = resolved_field()
     coupling: str = attrs.field(default="independent", validator=v.choice("independent", "ot"))
 
     def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
         require_family(self, kernel)
         x = x.detach()
-        sigma = sample_sigma(self.sigma_distribution, kernel, x.shape[0], generator).to(x.device, x.dtype)
+        sigma = self._sigma_sampler.sample(kernel, x.shape[0], generator).to(x.device, x.dtype)
         z = randn_like(x, generator)
         if self.coupling == "ot":
             z = z[ot_pairing(x, z)]
