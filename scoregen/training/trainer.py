@@ -3,6 +3,7 @@ rate, gradient clipping, an EMA of the weights, metrics to JSON lines, atomic ch
 exact resume, single-process or data-parallel under ``torchrun``."""
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -127,7 +128,6 @@ class _Run:
         self.model, self.config = model, attrs.evolve(config, shards=shards)
         self.device = model.device
         self.source, self.num_workers = source, num_workers
-        self.fingerprint = source.fingerprint
         self.streamed = isinstance(source, StreamSource)
         self.data_shape = [None if self.streamed else len(source), *model.event_shape]
         if not self.streamed and len(source) < shards:
@@ -153,6 +153,12 @@ class _Run:
         self.out = None if out is None else Path(out)
 
     # ------------------------------------------------------------- checkpoints
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """The data's fingerprint, hashed when a checkpoint is first written or read (hashing a
+        large training set is the largest part of a short run's start-up otherwise)."""
+        return self.source.fingerprint
 
     def _trainer_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
         local = torch.stack([g.get_state() for g in self.generators])
@@ -278,8 +284,10 @@ class _Run:
 
     # ------------------------------------------------------------- the loop
 
-    def log(self, pooled_loss: list, pooled_sigma: list, started: float) -> dict:
-        """A history entry for the terms since the last one, pooled over processes."""
+    def log(self, pooled_loss: list, pooled_sigma: list, started: float, rate: float) -> dict:
+        """A history entry for the terms since the last one, pooled over processes; ``rate`` is
+        the steps a second since the last one (written to ``metrics.jsonl`` with the samples a
+        second, not kept in the history, which stays the same from run to run)."""
         sigmas = getattr(self.model.kernel, "sigmas", None)  # the masking kernel has no ladder
         loss, sigma = torch.cat(pooled_loss).double(), torch.cat(pooled_sigma)
         if sigmas is None:
@@ -305,7 +313,12 @@ class _Run:
         self.model.history.append(entry)
         if self.out is not None and self.rank == 0:
             with open(self.out / METRICS, "a") as f:
-                f.write(json.dumps({**entry, "elapsed_s": round(time.perf_counter() - started, 3)}) + "\n")
+                timing = {
+                    "elapsed_s": round(time.perf_counter() - started, 3),
+                    "steps_per_s": round(rate, 2),
+                    "samples_per_s": round(rate * self.config.batch_size, 1),
+                }
+                f.write(json.dumps({**entry, **timing}) + "\n")
         return entry
 
     def feed(self):
@@ -341,6 +354,7 @@ class _Run:
         pooled_loss: list[torch.Tensor] = []
         pooled_sigma: list[torch.Tensor] = []
         started = time.perf_counter()
+        logged = (self.k, started)  # the step and time of the last log, for the rates
         model.estimator.train()
         every = config.checkpoint_every
         feed = self.feed()
@@ -371,9 +385,12 @@ class _Run:
                 pooled_sigma.extend(s.detach() for s in sigmas)
                 checkpoint = self.out is not None and (self.k == config.steps or (every and self.k % every == 0))
                 if checkpoint or self.k % config.log_every == 0 or self.k == config.steps:
-                    entry = self.log(pooled_loss, pooled_sigma, started)
+                    now = time.perf_counter()
+                    rate = (self.k - logged[0]) / max(now - logged[1], 1e-9)
+                    entry = self.log(pooled_loss, pooled_sigma, started, rate)
                     pooled_loss, pooled_sigma = [], []
-                    bar.set_postfix(loss=f"{entry['loss']:.4f}")
+                    bar.set_postfix(loss=f"{entry['loss']:.4f}", samples_s=f"{rate * config.batch_size:.0f}")
+                    logged = (self.k, time.perf_counter())
                 if checkpoint:
                     self.save_checkpoint()
                 bar.update(1)
