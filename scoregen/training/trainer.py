@@ -94,10 +94,11 @@ class StepRows(torch.utils.data.Dataset):
     def __init__(self, source, *, seed: int, n_shards: int, shards: range, per_shard: int):
         self.source, self.seed, self.n_shards, self.shards, self.per_shard = source, seed, n_shards, shards, per_shard
         self.held = [len(range(s, len(source), n_shards)) for s in shards]
+        self.generator = torch.Generator()
 
     def index(self, shard: int, held: int, step: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(step_seed(self.seed, shard, step))
-        return shard + self.n_shards * torch.randint(held, (self.per_shard,), generator=generator)
+        self.generator.manual_seed(step_seed(self.seed, shard, step))  # one generator, reseeded: cheaper than a new one
+        return shard + self.n_shards * torch.randint(held, (self.per_shard,), generator=self.generator)
 
     def __getitem__(self, step: int) -> list:
         return [self.source.rows(self.index(s, held, step)) for s, held in zip(self.shards, self.held)]
