@@ -15,7 +15,7 @@ from scoregen.estimators import NoiseConditionalMLP
 from scoregen.estimators.precond import Preconditioner
 from scoregen.kernels import VPSDE, GaussianLadder
 from scoregen.objectives import DenoisingScoreMatching
-from scoregen.objectives.levels import sample_sigma
+from scoregen.objectives.noise_levels import sample_sigma
 from scoregen.training import TrainConfig
 
 sigmas = st.floats(1e-3, 50.0)

@@ -7,7 +7,7 @@ import attrs
 import torch
 
 from scoregen import _validators as v
-from scoregen.objectives.levels import resolved_field
+from scoregen.objectives.noise_levels import resolved_field
 
 
 @attrs.frozen(eq=False)
@@ -78,7 +78,7 @@ class GaussianObjective:
     """Shared behaviour of the Gaussian score-matching objectives.
 
     ``levels="random"`` draws one level per example from ``sigma_distribution`` (by default the
-    kernel's own, ``kernel.sample_sigma``; :mod:`scoregen.objectives.levels` lists the others);
+    kernel's own, ``kernel.sample_sigma``; :mod:`scoregen.objectives.noise_levels` lists the others);
     ``levels="all"`` evaluates every example at every level of the ladder (``N = B·L`` terms).
     Each term is weighted by ``λ(σ) = σ^weight_power`` (``2`` gives NCSN's ``λ(σ) = σ²``; the power
     is within ``[−8, 8]``, so that ``λ`` stays finite in float32 over any noise range in use).

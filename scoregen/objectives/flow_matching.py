@@ -10,7 +10,7 @@ from scoregen._tensor import append_dims, randn_like
 from scoregen.estimators.parameterisation import Velocity, as_prediction, coefficients
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import LossTerms, conditioned
-from scoregen.objectives.levels import resolved_field
+from scoregen.objectives.noise_levels import resolved_field
 from scoregen.objectives.reference import ReferenceRows, reference_target
 
 
@@ -36,7 +36,7 @@ class FlowMatching(ReferenceRows):
     to a velocity (:func:`~scoregen.estimators.parameterisation.as_prediction`), so a score
     network trained here learns the score, weighted by ``λ = (m σ')² σ²``. Noise levels come from
     ``sigma_distribution`` (default ``"uniform-t"``: ``t ~ U(t_min, t_max)``;
-    :mod:`scoregen.objectives.levels`). ``coupling="ot"`` pairs the batch's data with its noise by
+    :mod:`scoregen.objectives.noise_levels`). ``coupling="ot"`` pairs the batch's data with its noise by
     the minibatch optimal-transport plan (:func:`ot_pairing`, which needs scipy), which
     straightens the learned paths. ``reference = R > 0`` replaces the conditional target by the
     exact velocity of the batch plus ``R`` training rows (``m' x̂₀ + s' ε̂`` with the posterior
