@@ -78,7 +78,8 @@ class NoiseConditionalMLP(nn.Module):
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         flat = self.precond.network_input(x, sigma).flatten(1)  # [B, D] stays a view: no extra autograd node
-        inputs = [flat, sigma.log()[:, None].to(flat.dtype)]
+        log_sigma = sigma.log()[:, None]
+        inputs = [flat, log_sigma if log_sigma.dtype == flat.dtype else log_sigma.to(flat.dtype)]
         if self.label_embedding is None:
             refuse_labels(self, labels)
         else:
