@@ -418,8 +418,8 @@ class ScoreModel:
         require_family(sampler, self.kernel)
         from scoregen.estimators.conditioning import classes_of
 
-        if isinstance(estimator, nn.Module):
-            estimator.eval()
+        if isinstance(estimator, nn.Module) and any(m.training for m in estimator.modules()):
+            estimator.eval()  # once: eval() sets a flag on every submodule, which costs more than asking
         score = self._conditioned(self._score_function("sample"), labels, guidance, n, classes_of(estimator))
         if measurement is None and posterior is not None:
             raise ConfigError("posterior= samples given a measurement: pass measurement=Linear(A, y, noise=...)")
