@@ -334,6 +334,26 @@ def lms(net, setup, n, g):
     return x.float()
 
 
+@torch.no_grad()
+def unmask(net, setup, n, g):
+    """Un-masking in a random order (``reveal="count"``, the linear schedule): after the step to
+    ``s`` the first ``P − ⌊P s⌋`` ranks are revealed, each drawn from ``softmax(logits/T)`` by the
+    inverse CDF; the network sees ``[onehot(x), t]``."""
+    positions, vocab, steps, temperature = setup["positions"], setup["vocab_size"], setup["steps"], setup["temperature"]
+    x = torch.full((n, positions), vocab)  # all masked (the mask token is V)
+    rank = torch.rand((n, positions), generator=g).argsort(dim=1).argsort(dim=1)
+    times = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64).tolist()
+    for t, s in zip(times, times[1:]):
+        reveal = (x == vocab) & (rank < positions - math.floor(positions * min(max(s, 0.0), 1.0)))
+        u = torch.rand((n, positions), generator=g, dtype=torch.float64)
+        if bool(reveal.any()):
+            inputs = torch.cat([torch.nn.functional.one_hot(x, vocab + 1).flatten(1).float(), torch.full((n, 1), t)], dim=1)
+            logits = net(inputs).reshape(n, positions, vocab)[reveal]
+            probs = torch.softmax(torch.log_softmax(logits.double(), dim=-1) / temperature, dim=-1)
+            x[reveal] = (probs.cumsum(dim=-1) <= u[reveal][:, None]).sum(dim=-1).clamp(max=vocab - 1)
+    return x
+
+
 # ----------------------------------------------------------------------------- the contenders
 
 # name: (the sampler's parameters, the hand loop)
@@ -356,15 +376,23 @@ SAMPLERS: dict[str, tuple[dict, Callable]] = {
     "lms": ({"name": "lms"}, lms),
 }
 
+# The masking family, on the ``masked`` preset's MLP (``[onehot(x̃), t] → 512 → 512 → P·V``) over
+# the 64 binary pixels of the digits.
+MASKING: dict[str, tuple[dict, Callable]] = {
+    "unmask": ({"name": "unmask", "steps": 16}, unmask),
+}
+
 
 def setup_for(model, params: dict) -> tuple[dict, int]:
     """The constants a hand loop takes from the library's sampler (its grid, its parameters) and
     the sampler's NFE, computed once outside the timing."""
     sampler = model._component("sampler", params)
     kernel = model.kernel
+    setup = {a.name: getattr(sampler, a.name) for a in type(sampler).__attrs_attrs__}
+    if kernel.family == "masking":
+        return {**setup, "positions": math.prod(model.event_shape), "vocab_size": kernel.vocab_size}, sampler.nfe(kernel)
     lo, hi = kernel.sigma_range()
-    setup = {"sigma_min": lo, "sigma_max": hi, **{a.name: getattr(sampler, a.name) for a in type(sampler).__attrs_attrs__}}
-    setup["sigmas"] = kernel.sigmas.tolist()
+    setup.update(sigma_min=lo, sigma_max=hi, sigmas=kernel.sigmas.tolist())
     if hasattr(sampler, "sigmas"):
         setup["grid"] = sampler.sigmas(kernel).tolist()
     if "n_steps" in setup and hasattr(sampler, "n_steps"):
@@ -380,7 +408,7 @@ def check_same(model, params: dict, hand: Callable, n: int = 1000, seed: int = 0
     setup, _ = setup_for(model, params)
     lib = model.sample(n, seed=seed, sampler=params)
     ours = hand(model.estimator.net, setup, n, torch.Generator().manual_seed(seed))
-    error = float((lib - ours).abs().max())
+    error = float((lib - ours).abs().max())  # tokens: 0 unless a token differs
     scale = max(1.0, float(lib.abs().max()))
     assert error <= 1e-4 * scale, f"{params['name']}: the hand loop differs from the library by {error:.3g} (scale {scale:.3g})"
     return error
@@ -396,11 +424,13 @@ def timed(fn, clock=time.thread_time) -> float:
 
 
 def run(model, names: list[str], n: int, rounds: int, net=None, label: str = "", clock=time.thread_time) -> list[dict]:
-    """Interleaved rounds of every sampler in ``names``: library then hand, or hand then library."""
+    """Interleaved rounds of every sampler in ``names`` (of :data:`SAMPLERS` or :data:`MASKING`,
+    as ``model``'s family): library then hand, or hand then library."""
     net = model.estimator.net if net is None else net
+    contenders = MASKING if model.kernel.family == "masking" else SAMPLERS
     prepared = {}
     for name in names:
-        params, hand = SAMPLERS[name]
+        params, hand = contenders[name]
         check_same(model, params, hand)
         setup, nfe = setup_for(model, params)
         prepared[name] = (params, hand, setup, nfe)
@@ -447,7 +477,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", default=",".join(SAMPLERS), help="comma-separated rows of SAMPLERS")
+    parser.add_argument("--only", default=",".join([*SAMPLERS, *MASKING]), help="comma-separated rows of SAMPLERS and MASKING")
     parser.add_argument("--compile", default="", help="samplers to time again after model.compile()")
     parser.add_argument(
         "--clock", choices=CLOCKS, default="thread",
@@ -456,17 +486,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     names = [s for s in args.only.split(",") if s]
-    unknown = set(names) - set(SAMPLERS)
+    unknown = set(names) - set(SAMPLERS) - set(MASKING)
     if unknown:
-        parser.error(f"unknown sampler rows {sorted(unknown)}; known: {', '.join(SAMPLERS)}")
+        parser.error(f"unknown sampler rows {sorted(unknown)}; known: {', '.join([*SAMPLERS, *MASKING])}")
     model = build("ncsn", event_shape=(2,))
     clock = CLOCKS[args.clock]
-    rows = run(model, names, args.samples, args.rounds, clock=clock)
+    rows = run(model, [s for s in names if s in SAMPLERS], args.samples, args.rounds, clock=clock)
+    masking = [s for s in names if s in MASKING]
+    if masking:
+        rows += run(build("masked", event_shape=(64,)), masking, args.samples, args.rounds, clock=clock)
     compiled = [s for s in args.compile.split(",") if s]
     if compiled:
         net = model.estimator.net
         model.compile()
+        start = time.perf_counter()
         model.sample(args.samples, seed=0, sampler=SAMPLERS[compiled[0]][0])  # compile before the timing
+        print(f"model.compile(): the first sample() took {time.perf_counter() - start:.1f} s (compiling)")
         rows += run(model, compiled, args.samples, args.rounds, net=net, label=" + compile()", clock=clock)
     print(
         f"threads={torch.get_num_threads()} samples={args.samples} rounds={args.rounds} clock={args.clock} "

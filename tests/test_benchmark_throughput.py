@@ -31,6 +31,11 @@ def test_the_hand_loop_samples_what_the_library_samples(model, name):
     BENCH.check_same(model, params, hand, n=64)  # asserts the agreement itself
 
 
+def test_the_unmasking_loop_draws_the_libraries_tokens():
+    params, hand = BENCH.MASKING["unmask"]
+    assert BENCH.check_same(build("masked", event_shape=(16,)), params, hand, n=64) == 0
+
+
 def test_a_hand_loop_of_another_update_is_refused(model):
     """The check can fail: Euler's loop is not Heun's sampler, nor DDIM's η = 0 loop Euler-ancestral's."""
     with pytest.raises(AssertionError, match="differs"):
