@@ -31,27 +31,22 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from hand_loops import annealed_langevin as hand_annealed_langevin
+from hand_loops import score
 
 from scoregen import build
 
 # ----------------------------------------------------------------------------- the network by hand
 
 
-def score(net, x: torch.Tensor, col: torch.Tensor, log_col: torch.Tensor) -> torch.Tensor:
-    """The ``ncsn`` MLP's score ``f([x, log σ])/σ`` with ``col = σ`` and ``log_col = log σ``, ``[n, 1]`` float32."""
-    return net(torch.cat([x, log_col], dim=1)) / col
-
-
-def level(n: int, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(σ, log σ)`` as float32 columns ``[n, 1]``."""
-    col = torch.full((n, 1), sigma)
-    return col, col.log()
+def level(n: int, sigma: float) -> torch.Tensor:
+    """The noise level of every sample, float32 ``[n]``."""
+    return torch.full((n,), sigma)
 
 
 def denoise(net, x: torch.Tensor, sigma: float) -> torch.Tensor:
     """``D(x; σ) = x + σ² s(x, σ)`` of a float64 state (the network in float32)."""
-    col, log_col = level(x.shape[0], sigma)
-    return x + (sigma * sigma) * score(net, x.float(), col, log_col).double()
+    return x + (sigma * sigma) * score(net, x.float(), level(x.shape[0], sigma)).double()
 
 
 def prior(setup, n: int, generator) -> torch.Tensor:
@@ -64,24 +59,15 @@ def prior(setup, n: int, generator) -> torch.Tensor:
 @torch.no_grad()
 def langevin(net, setup, n, g):
     """Langevin at one level: ``x ← x + ε/2 s + √ε z``."""
-    x, eps = prior(setup, n, g), setup["step_size"]
-    col, log_col = level(n, setup["sigma"])
+    x, eps, sigma = prior(setup, n, g), setup["step_size"], level(n, setup["sigma"])
     for _ in range(setup["n_steps"]):
-        x = x + (0.5 * eps) * score(net, x, col, log_col) + math.sqrt(eps) * torch.randn(x.shape, generator=g)
+        x = x + (0.5 * eps) * score(net, x, sigma) + math.sqrt(eps) * torch.randn(x.shape, generator=g)
     return x
 
 
-@torch.no_grad()
 def annealed_langevin(net, setup, n, g):
-    """NCSN's annealed Langevin, ``α_i = ε σ_i²/σ_L²``, then the Tweedie step at ``σ_L``."""
-    x, sigmas, eps = prior(setup, n, g), setup["sigmas"], setup["step_lr"]
-    for sigma in sigmas:
-        alpha = eps * (sigma / sigmas[-1]) ** 2
-        col, log_col = level(n, sigma)
-        for _ in range(setup["n_steps_each"]):
-            x = x + (0.5 * alpha) * score(net, x, col, log_col) + math.sqrt(alpha) * torch.randn(x.shape, generator=g)
-    col, log_col = level(n, sigmas[-1])
-    return x + sigmas[-1] ** 2 * score(net, x, col, log_col)
+    """NCSN's annealed Langevin (benchmarks/hand_loops.py, the loop overhead.py times)."""
+    return hand_annealed_langevin(net, torch.tensor(setup["sigmas"]), n, setup["n_steps_each"], setup["step_lr"], g)
 
 
 def _ve(setup, t: float) -> tuple[float, float]:
@@ -92,8 +78,7 @@ def _ve(setup, t: float) -> tuple[float, float]:
 
 
 def _tweedie(net, setup, x):
-    col, log_col = level(x.shape[0], setup["sigma_min"])
-    return x + setup["sigma_min"] ** 2 * score(net, x, col, log_col)
+    return x + setup["sigma_min"] ** 2 * score(net, x, level(x.shape[0], setup["sigma_min"]))
 
 
 @torch.no_grad()
@@ -103,7 +88,7 @@ def reverse_sde(net, setup, n, g):
     for t, t_next in zip(times, times[1:]):
         dt = t_next - t
         sigma, g2 = _ve(setup, t)
-        x = x - (g2 * dt) * score(net, x, *level(n, sigma)) + math.sqrt(-g2 * dt) * torch.randn(x.shape, generator=g)
+        x = x - (g2 * dt) * score(net, x, level(n, sigma)) + math.sqrt(-g2 * dt) * torch.randn(x.shape, generator=g)
     return _tweedie(net, setup, x)
 
 
@@ -114,8 +99,8 @@ def pc(net, setup, n, g):
     for t, t_next in zip(times, times[1:]):
         sigma, sigma_next = _ve(setup, t)[0], _ve(setup, t_next)[0]
         b2 = max(sigma**2 - sigma_next**2, 0.0)
-        x = x + b2 * score(net, x, *level(n, sigma)) + math.sqrt(b2) * torch.randn(x.shape, generator=g)
-        s = score(net, x, *level(n, sigma_next))
+        x = x + b2 * score(net, x, level(n, sigma)) + math.sqrt(b2) * torch.randn(x.shape, generator=g)
+        s = score(net, x, level(n, sigma_next))
         z = torch.randn(x.shape, generator=g)
         eps = 2 * (snr * z.norm(dim=1).mean() / s.norm(dim=1).mean()) ** 2
         x = x + eps * s + torch.sqrt(2 * eps) * z
@@ -129,7 +114,7 @@ def ode(net, setup, n, g):
 
     def drift(x, t):
         sigma, g2 = _ve(setup, t)
-        return (-0.5 * g2) * score(net, x, *level(n, sigma))
+        return (-0.5 * g2) * score(net, x, level(n, sigma))
 
     for t, t_next in zip(times, times[1:]):
         dt = t_next - t

@@ -2,6 +2,7 @@
 sampler samples (on the same seed, to round-off), and the script runs end to end on tiny settings."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from scoregen import build
 
 def _load():
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
+    if str(path.parent) not in sys.path:  # it imports benchmarks/hand_loops.py, as a script run from there would
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("bench_throughput", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
