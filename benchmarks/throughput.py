@@ -207,17 +207,17 @@ def dpmpp_2m(net, setup, n, g):
     old, h_last = None, 0.0
     for sigma, sigma_next in zip(sigmas, sigmas[1:]):
         x0 = denoise(net, x, sigma)
-        if sigma_next == 0:
-            x = x0
-        else:
+        if sigma_next > 0:
             h = math.log(sigma / sigma_next)
             a = -math.expm1(-h - eta * h)
             x = (sigma_next / sigma) * math.exp(-eta * h) * x + a * x0
-            if old is not None:
+            if old is not None:  # the midpoint correction from the previous D
                 x = x + 0.5 * a * (1 / (h_last / h)) * (x0 - old)
             if eta > 0:
                 x = x + sigma_next * math.sqrt(-math.expm1(-2 * eta * h)) * torch.randn(x.shape, generator=g, dtype=torch.float64)
             h_last = h
+        else:  # the step to 0 ends on D
+            x = x0
         old = x0
     return x.float()
 
