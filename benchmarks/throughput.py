@@ -1,7 +1,8 @@
 """Sampling throughput: every Gaussian sampler against a hand-written loop of the same update.
 
     OMP_NUM_THREADS=1 flock /tmp/scoregen-bench.lock python benchmarks/throughput.py \
-        [--samples 1000] [--rounds 20] [--threads 1] [--clock thread] [--only euler,heun] [--compile euler,reverse-sde]
+        [--samples 1000] [--rounds 20] [--threads 1] [--clock thread] [--network mlp] [--only euler,heun] \
+        [--compile euler,reverse-sde]
 
 Both sides evaluate the very same network, the ``ncsn`` preset's MLP (untrained weights: the
 arithmetic is what is timed) on the ``ncsn`` kernel (the VE ladder, σ from 10 to 0.01). The
@@ -21,7 +22,9 @@ counts their time too; ``--clock wall`` times it); the table gives, per sampler,
 per 1000 samples per NFE of each side and the median of the per-round ratios library/hand with
 its interquartile range, and the ratio of the two sides' fastest rounds (contention only ever
 slows a round down, so the fastest is the least disturbed). ``--compile`` adds rows for ``model.compile()`` (``torch.compile`` of
-the network) against the same hand loop on the uncompiled network.
+the network) against the same hand loop on the uncompiled network. ``--network none`` takes the
+network out (a slice of its input stands in), so the two columns are what the sampler costs
+besides the network, and their difference is what the library adds.
 """
 
 import argparse
@@ -403,6 +406,25 @@ def check_same(model, params: dict, hand: Callable, n: int = 1000, seed: int = 0
 CLOCKS = {"thread": time.thread_time, "wall": time.perf_counter}
 
 
+class Slice(torch.nn.Module):
+    """The network taken out (``--network none``): its first ``width`` inputs as its output, so
+    what is timed is everything but the network."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.width = width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, : self.width]
+
+
+def built(preset: str, event_shape: tuple[int, ...], network: str):
+    model = build(preset, event_shape=event_shape)
+    if network == "none":
+        model.estimator.net = Slice(model.estimator.net[-1].out_features)
+    return model
+
+
 def timed(fn, clock=time.thread_time) -> float:
     start = clock()
     fn()
@@ -466,6 +488,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--only", default=",".join([*SAMPLERS, *MASKING]), help="comma-separated rows of SAMPLERS and MASKING")
     parser.add_argument("--compile", default="", help="samplers to time again after model.compile()")
     parser.add_argument(
+        "--network", choices=("mlp", "none"), default="mlp",
+        help="none: the MLP's layers replaced by a slice of their input, so the times are what the sampler and the library add",
+    )
+    parser.add_argument(
         "--clock", choices=CLOCKS, default="thread",
         help="thread: the CPU time of this thread (one thread does all the work; other processes on a shared machine do not count); wall: elapsed time",
     )
@@ -475,12 +501,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     unknown = set(names) - set(SAMPLERS) - set(MASKING)
     if unknown:
         parser.error(f"unknown sampler rows {sorted(unknown)}; known: {', '.join([*SAMPLERS, *MASKING])}")
-    model = build("ncsn", event_shape=(2,))
+    model = built("ncsn", (2,), args.network)
     clock = CLOCKS[args.clock]
     rows = run(model, [s for s in names if s in SAMPLERS], args.samples, args.rounds, clock=clock)
     masking = [s for s in names if s in MASKING]
     if masking:
-        rows += run(build("masked", event_shape=(64,)), masking, args.samples, args.rounds, clock=clock)
+        rows += run(built("masked", (64,), args.network), masking, args.samples, args.rounds, clock=clock)
     compiled = [s for s in args.compile.split(",") if s]
     if compiled:
         net = model.estimator.net
@@ -490,7 +516,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"model.compile(): the first sample() took {time.perf_counter() - start:.1f} s (compiling)")
         rows += run(model, compiled, args.samples, args.rounds, net=net, label=" + compile()", clock=clock)
     print(
-        f"threads={torch.get_num_threads()} samples={args.samples} rounds={args.rounds} clock={args.clock} "
+        f"threads={torch.get_num_threads()} samples={args.samples} rounds={args.rounds} clock={args.clock} network={args.network} "
         "(median over rounds; ratio = library/hand, median and interquartile range of the per-round ratios)"
     )
     print(table(rows))

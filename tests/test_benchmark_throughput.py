@@ -51,8 +51,9 @@ def _eta_one(net, setup, n, g):
     return BENCH.ancestral(net, {**setup, "eta": 1.0}, n, g)
 
 
-def test_the_benchmark_prints_its_table(capsys):
-    rows = BENCH.main(["--only", "euler,reverse-sde", "--rounds", "2", "--samples", "16"])
-    assert [r["sampler"] for r in rows] == ["euler", "reverse-sde"]
+@pytest.mark.parametrize("network", ["mlp", "none"])
+def test_the_benchmark_prints_its_table(capsys, network):
+    rows = BENCH.main(["--only", "euler,reverse-sde,unmask", "--rounds", "2", "--samples", "16", "--network", network])
+    assert [r["sampler"] for r in rows] == ["euler", "reverse-sde", "unmask"]
     assert all(r["ratio"] > 0 and r["nfe"] > 0 for r in rows)
     assert "| euler | 20 |" in capsys.readouterr().out
