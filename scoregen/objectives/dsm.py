@@ -42,7 +42,6 @@ class DenoisingScoreMatching(ReferenceRows, GaussianObjective):
                 f"the estimator returned shape {list(score.shape)} for data {list(x_tilde.shape)}: a score has the "
                 "data's shape (a classifier is a guide for sampling, not a model's estimator)"
             )
-        residual = append_dims(sigma, x_rep.ndim) * score + z
-        sq = residual.pow(2).flatten(1).sum(dim=1)
+        sq = torch.addcmul(z, append_dims(sigma, x_rep.ndim), score).square().sum(dim=tuple(range(1, x_rep.ndim)))
         scale = 0.5 if self.weight_power == 2 else 0.5 * self.weight(sigma) / sigma**2
         return LossTerms(loss=scale * sq, sigma=sigma)
