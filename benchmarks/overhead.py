@@ -17,6 +17,7 @@ import argparse
 import statistics
 import time
 
+import hand_loops
 import torch
 from hand_loops import annealed_langevin, ladder_levels, train_dsm
 
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--steps-each", type=int, default=10)
+    parser.add_argument("--startup-rows", type=int, default=2_560_000, help="rows of the data set the start-up is timed on")
     parser.add_argument("--compile", action="store_true", help="also time fit(compile=True) (compiles for about 15 s first)")
     parser.add_argument("--clock", choices=CLOCKS, default="thread",
                         help="thread: this thread's CPU time (a shared machine's other jobs do not count); wall: elapsed")
@@ -86,12 +88,24 @@ def main() -> None:
                 times[what][0].append(lib_t)
                 times[what][1].append(plain_t)
 
+    big = torch.randn(args.startup_rows, 2, generator=torch.Generator().manual_seed(0))
+    fresh = {}
+    for preset in ("ncsn", "ve-sde"):  # a new model each round: the first fit makes the estimator and its EMA
+        fresh[preset] = [timed(lambda p=preset: build(p).fit(big, steps=1, batch_size=batch, progress=False), clock)
+                         for _ in range(args.rounds)]
+    hand_once = [timed(lambda: train_dsm(hand_loops.mlp(), big, 1, levels, batch_size=batch, generator=torch.Generator()), clock)
+                 for _ in range(args.rounds)]
+
     print(f"torch threads {args.threads}, {args.rounds} interleaved rounds, clock {args.clock}, batch {batch}, {args.samples} samples; "
           "median per step (min–max over rounds)")
     print(f"{'':28} {'scoregen':>22} {'plain torch':>22} {'ratio':>18}")
     for what, (lib, plain) in times.items():
         ratios = [a / b for a, b in zip(lib, plain)]
         print(f"{what:28} {_spread(lib, 1e3, 'ms'):>22} {_spread(plain, 1e3, 'ms'):>22} {_spread(ratios, 1, ''):>18}")
+    print(f"\nstart-up: a first fit(steps=1) of a new model on {args.startup_rows} rows (its data checks, σ_d, the EMA copy) "
+          "against one hand-written step on the same rows")
+    for preset, t in fresh.items():
+        print(f"{'fit, ' + preset:28} {_spread(t, 1e3, 'ms'):>22} {_spread(hand_once, 1e3, 'ms'):>22}")
 
 
 def _spread(values: list[float], scale: float, unit: str) -> str:
