@@ -35,7 +35,10 @@ class DenoisingScoreMatching(ReferenceRows, GaussianObjective):
         x_tilde = kernel.perturb(x_rep, sigma, noise=z)
         if self.reference:  # one draw of rows for every level of the batch (levels="all")
             rows, n = self._reference(x, generator), x.shape[0]
-            z = torch.cat([reference_target(x, z_l, s_l, rows) for z_l, s_l in zip(z.split(n), sigma.split(n))])
+            if len(z) == n:
+                z = reference_target(x, z, sigma, rows)
+            else:
+                z = torch.cat([reference_target(x, z_l, s_l, rows) for z_l, s_l in zip(z.split(n), sigma.split(n))])
         score = conditioned(as_score(estimator, kernel), labels, x_rep.shape[0])(x_tilde, sigma)
         if score.shape != x_tilde.shape:
             raise ConfigError(
