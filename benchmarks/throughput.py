@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 flock /tmp/scoregen-bench.lock python benchmarks/throughput.py \
         [--samples 1000] [--rounds 20] [--threads 1] [--clock thread] [--network mlp] [--only euler,heun] \
-        [--compile euler,reverse-sde]
+        [--compile euler,reverse-sde] [--floor]
 
 Both sides evaluate the very same network, the ``ncsn`` preset's MLP (untrained weights: the
 arithmetic is what is timed) on the ``ncsn`` kernel (the VE ladder, σ from 10 to 0.01). The
@@ -24,7 +24,9 @@ its interquartile range, and the ratio of the two sides' fastest rounds (content
 slows a round down, so the fastest is the least disturbed). ``--compile`` adds rows for ``model.compile()`` (``torch.compile`` of
 the network) against the same hand loop on the uncompiled network. ``--network none`` takes the
 network out (a slice of its input stands in), so the two columns are what the sampler costs
-besides the network, and their difference is what the library adds.
+besides the network, and their difference is what the library adds; ``--floor`` splits that
+difference into a cost per evaluation and a cost per call (the fastest of many runs at two step
+counts, the least disturbed by other jobs).
 """
 
 import argparse
@@ -467,6 +469,41 @@ def run(model, names: list[str], n: int, rounds: int, net=None, label: str = "",
     return rows
 
 
+STEP_PARAMETER = {"annealed-langevin": "n_steps_each", "unmask": "steps"}  # the others: n_steps
+
+
+def floor(model, names: list[str], n: int, rounds: int, clock=time.thread_time) -> list[dict]:
+    """What the library adds over the hand loop, per evaluation and per call, with the network
+    taken out (``model`` built with ``network="none"``): the fastest of ``rounds`` runs of each
+    side at 5 steps and at the row's own, and the line through the two differences."""
+    contenders = MASKING if model.kernel.family == "masking" else SAMPLERS
+    net, rows = model.estimator.net, []
+    for name in names:
+        params, hand = contenders[name]
+        points = []
+        for steps in (5, None):
+            p = params if steps is None else {**params, STEP_PARAMETER.get(name, "n_steps"): steps}
+            setup, nfe = setup_for(model, p)
+            lib = min(timed(lambda: model.sample(n, seed=r, sampler=p), clock) for r in range(rounds))
+            ours = min(timed(lambda: hand(net, setup, n, torch.Generator().manual_seed(r)), clock) for r in range(rounds))
+            points.append((nfe, lib - ours))
+        (n1, d1), (n2, d2) = points
+        if model.kernel.family == "masking":  # fewer steps reveal more tokens each: no line, the row's own average
+            rows.append({"sampler": name, "nfe": n2, "per_nfe": d2 / n2, "per_call": None})
+            continue
+        per_nfe = (d2 - d1) / (n2 - n1)
+        rows.append({"sampler": name, "nfe": n2, "per_nfe": per_nfe, "per_call": d1 - per_nfe * n1})
+    return rows
+
+
+def floor_table(rows: list[dict]) -> str:
+    lines = ["| sampler | NFE | added µs per NFE | added µs per call |", "|---|---:|---:|---:|"]
+    for r in rows:
+        per_call = "—" if r["per_call"] is None else f"{r['per_call'] * 1e6:.0f}"
+        lines.append(f"| {r['sampler']} | {r['nfe']} | {r['per_nfe'] * 1e6:.1f} | {per_call} |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| sampler | NFE | library s/1000/NFE | hand loop s/1000/NFE | ratio (median) | ratio IQR | ratio of the best rounds |",
@@ -495,12 +532,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "--clock", choices=CLOCKS, default="thread",
         help="thread: the CPU time of this thread (one thread does all the work; other processes on a shared machine do not count); wall: elapsed time",
     )
+    parser.add_argument(
+        "--floor", action="store_true",
+        help="with the network taken out, what the library adds per evaluation and per call (the fastest of 10×rounds runs at two step counts)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     names = [s for s in args.only.split(",") if s]
     unknown = set(names) - set(SAMPLERS) - set(MASKING)
     if unknown:
         parser.error(f"unknown sampler rows {sorted(unknown)}; known: {', '.join([*SAMPLERS, *MASKING])}")
+    if args.floor:
+        rows = floor(built("ncsn", (2,), "none"), [s for s in names if s in SAMPLERS], args.samples, 10 * args.rounds, CLOCKS[args.clock])
+        if any(s in MASKING for s in names):
+            rows += floor(built("masked", (64,), "none"), [s for s in names if s in MASKING], args.samples, 10 * args.rounds, CLOCKS[args.clock])
+        print(f"threads={torch.get_num_threads()} samples={args.samples} network taken out; fastest of {10 * args.rounds} runs at 5 steps and at the row's own")
+        print(floor_table(rows))
+        return rows
     model = built("ncsn", (2,), args.network)
     clock = CLOCKS[args.clock]
     rows = run(model, [s for s in names if s in SAMPLERS], args.samples, args.rounds, clock=clock)

@@ -57,3 +57,9 @@ def test_the_benchmark_prints_its_table(capsys, network):
     assert [r["sampler"] for r in rows] == ["euler", "reverse-sde", "unmask"]
     assert all(r["ratio"] > 0 and r["nfe"] > 0 for r in rows)
     assert "| euler | 20 |" in capsys.readouterr().out
+
+
+def test_the_floor_splits_the_added_time_into_evaluations_and_calls(capsys):
+    rows = BENCH.main(["--floor", "--only", "euler,unmask", "--rounds", "1", "--samples", "16"])
+    assert [r["sampler"] for r in rows] == ["euler", "unmask"]
+    assert "added µs per NFE" in capsys.readouterr().out
