@@ -9,8 +9,9 @@ loop has neither (what ``fit(lr_decay="none", ema_decay=None)`` is timed against
 median time per training step and per sampling step (one score evaluation), the spread
 (min–max over rounds) and the ratios (target: ≤ 1.03). Times are this thread's CPU time by
 default (``--clock thread``: with one torch thread all the work is on it, and other jobs on a
-shared machine do not count); ``--clock wall`` times elapsed seconds. ``--compile`` adds
-``fit(compile=True)``.
+shared machine do not count); ``--clock wall`` times elapsed seconds. Two more rows time the
+``ve-sde`` recipe's step (without and with its 64-row reference target) against the same hand
+loop; ``--compile`` adds ``fit(compile=True)``.
 """
 
 import argparse
@@ -74,9 +75,17 @@ def main() -> None:
             nfe,
         ),
     }
-    if args.compile:  # torch.compile of the network (fit(compile=True)); compiled in the warm-up round
+    for reference in (0, 64):  # the ve-sde recipe's step: EDM preconditioning, log-normal σ, the reference target
+        recipe = build("ve-sde", objective={"reference": reference})
+        contenders[f"train ve-sde (R = {reference})"] = (
+            lambda r, m=recipe: m.fit(x, steps=steps, batch_size=batch, seed=r, progress=False),
+            contenders["train (cosine lr + EMA)"][1],
+            steps,
+        )
+    if args.compile:  # torch.compile of the network (fit(compile=True)), on its own model; compiled in the warm-up round
+        compiled = build("ncsn")
         contenders["train, compile=True (cosine + EMA)"] = (
-            lambda r: model.fit(x, steps=steps, batch_size=batch, seed=r, progress=False, compile=True),
+            lambda r: compiled.fit(x, steps=steps, batch_size=batch, seed=r, progress=False, compile=True),
             contenders["train (cosine lr + EMA)"][1],
             steps,
         )
