@@ -3,6 +3,7 @@ trained with each is worth.
 
     python benchmarks/objectives.py cost [--batch-size 256] [--rounds 15] [--threads 1]
     python benchmarks/objectives.py quality [--steps 10000] [--seeds 0 1 2] [--equal-wall]
+    python benchmarks/objectives.py noise [--noise-steps 2000] [--control-sigma 0.5]
 
 ``cost`` times a training step (forward + backward) of each objective on the same estimator (the
 ``ncsn`` MLP) and the same batch at D = 2, 64 and 784, as a ratio to DSM (target: SSM with one
@@ -20,6 +21,11 @@ per seed, as ``benchmarks/quality.py``), samples 10 000 points with the preset's
 the mean exact log-density and the fit's seconds. ``--equal-wall`` gives every objective the steps
 that DSM's ``--steps`` buy: the per-step time ratio to DSM is measured first, in the same run
 (short interleaved fits), and the steps scaled by it.
+
+``noise`` measures, level by level, the gradient noise (the standard deviation over batches of
+the gradient's norm, at a model trained ``--noise-steps`` steps by DSM) of ``ssm-vr`` and of its
+denoising counterpart (control variate weight ``β = 1``, DSM's gradient), the ``β`` between them
+that minimises it, and ``β(σ) = σ²/(σ² + c²)`` for ``c = --control-sigma`` beside it.
 """
 
 import argparse
@@ -197,14 +203,16 @@ def fit(spec: str, train: torch.Tensor, steps: int, seed: int):
 
 def step_ratios(specs: list[str], steps: int, rounds: int) -> dict[str, float]:
     """Seconds per training step of each objective over DSM's: the median over ``rounds`` of the
-    ratio of ``steps``-step fits run one after another in each round."""
+    per-round ratio of ``steps``-step fits (after one warm-up fit each; the order rotates)."""
     train = data.ring_mixture().sample(steps * 256, generator=torch.Generator().manual_seed(999)).float()
-    per_round: dict[str, list[float]] = {spec: [] for spec in specs}
-    for _ in range(rounds):
-        base = fit("dsm", train, steps, 0)[1]
-        for spec in specs:
-            per_round[spec].append(fit(spec, train, steps, 0)[1] / base)
-    return {spec: statistics.median(r) for spec, r in per_round.items()}
+    names = ["dsm", *[spec for spec in specs if spec != "dsm"]]
+    for spec in names:
+        fit(spec, train, steps // 10, 0)
+    seconds: dict[str, list[float]] = {spec: [] for spec in names}
+    for r in range(rounds):
+        for spec in names[r % len(names) :] + names[: r % len(names)]:
+            seconds[spec].append(fit(spec, train, steps, 0)[1])
+    return {spec: statistics.median(t / b for t, b in zip(seconds[spec], seconds["dsm"])) for spec in names}
 
 
 def quality(args) -> None:
@@ -236,9 +244,42 @@ def quality(args) -> None:
               f"{statistics.mean(q['seconds'] for q in r):6.1f}")
 
 
+def level_gradients(objective, model, train: torch.Tensor, batches: int) -> list[torch.Tensor]:
+    """The gradient of each level's mean loss, for ``batches`` batches of 256: ``[batches, P]`` a level."""
+    params = list(model.estimator.parameters())
+    levels = len(model.kernel.sigmas)
+    out: list[list[torch.Tensor]] = [[] for _ in range(levels)]
+    for k in range(batches):
+        x = train[torch.randint(len(train), (256,), generator=torch.Generator().manual_seed(k))]
+        terms = objective.per_sample(model.estimator, model.kernel, x, generator=torch.Generator().manual_seed(100 + k))
+        idx = terms.level_index(model.kernel.sigmas)
+        for i in range(levels):
+            grads = torch.autograd.grad(terms.loss[idx == i].mean(), params, retain_graph=True)
+            out[i].append(torch.cat([g.flatten() for g in grads]))
+    return [torch.stack(g) for g in out]
+
+
+def noise(args) -> None:
+    truth = data.ring_mixture()
+    train = truth.sample(args.noise_steps * 256, generator=torch.Generator().manual_seed(1000)).float()
+    model = build("ncsn", seed=0).fit(train, steps=args.noise_steps, batch_size=256, lr=1e-3, seed=0, progress=False)
+    plain = level_gradients(VarianceReducedSSM(levels="all"), model, train, args.batches)
+    paired = level_gradients(VarianceReducedSSM(levels="all", control_sigma=0.0), model, train, args.batches)
+    print(f"gradient noise per level (std over {args.batches} batches of 256) of ssm-vr (β = 0) and its denoising "
+          f"counterpart (β = 1: DSM's gradient), ncsn trained {args.noise_steps} steps by dsm")
+    print(f"{'σ':>7} {'β = 0':>7} {'β = 1':>7} {'best β':>7} {'at best':>7} {'β(σ), c = ' + str(args.control_sigma):>14}")
+    for i, sigma in enumerate(model.kernel.sigmas.tolist()):
+        a, b = plain[i] - plain[i].mean(0), paired[i] - paired[i].mean(0)
+        v0, v1, cov = (float((p * q).sum(1).mean()) for p, q in ((a, a), (b, b), (a, b)))
+        best = min(1.0, max(0.0, (v0 - cov) / (v0 + v1 - 2 * cov)))
+        at_best = (1 - best) ** 2 * v0 + best**2 * v1 + 2 * best * (1 - best) * cov
+        rule = sigma**2 / (sigma**2 + args.control_sigma**2)
+        print(f"{sigma:7.3f} {v0**0.5:7.3f} {v1**0.5:7.3f} {best:7.3f} {at_best**0.5:7.3f} {rule:14.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["cost", "quality"])
+    parser.add_argument("what", choices=["cost", "quality", "noise"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=15)
@@ -248,13 +289,16 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--equal-wall", action="store_true", help="scale each objective's steps by its step-time ratio to dsm")
-    parser.add_argument("--calibration-steps", type=int, default=300)
-    parser.add_argument("--calibration-rounds", type=int, default=3)
+    parser.add_argument("--calibration-steps", type=int, default=1000)
+    parser.add_argument("--calibration-rounds", type=int, default=5)
     parser.add_argument("--objectives", nargs="+", default=["dsm", "ssm", "ssm-vr"],
                         help='names, or JSON specs such as \'{"name": "ssm", "n_projections": 4}\'')
+    parser.add_argument("--noise-steps", type=int, default=2000)
+    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--control-sigma", type=float, default=0.5)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    (cost if args.what == "cost" else quality)(args)
+    {"cost": cost, "quality": quality, "noise": noise}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -31,24 +31,28 @@ class SlicedScoreMatching(GaussianObjective):
     the expectation over projections is implicit score matching, so the loss is ``λ(σ)/2`` times
     the Fisher divergence to ``∇log p_σ`` plus a constant, minimised by the perturbed score.
     Each projection costs one vector-Jacobian product, batched over the ``M`` projections
-    (:func:`scoregen.numerics.traces.projected_jacobian`); the cost does not grow with the dimension.
+    (:func:`scoregen.numerics.traces.projected_jacobian`); the cost does not grow with the dimension
+    (one projection: 2.1–2.4× a DSM step with the ``ncsn`` MLP, against a floor of 2× by counting
+    matrix products; docs/objectives.md).
     Rademacher directions (the default) give ``vᵀAv`` and ``(vᵀs)²`` a smaller variance than
     Gaussian ones (the diagonal of ``A`` and ``‖s‖²`` enter exactly); on the 8-mode ring they
     trained better models (docs/objectives.md). ``projection="gaussian"`` is the paper's choice.
 
-    ``control_variate = β ∈ [0, 1]`` pairs the trace term with its denoising counterpart: by
-    Stein's lemma, for ``x̃ = x + σ z``, ``E_z[s(x̃)ᵀ z / σ] = E_z[tr ∇ₓs(x̃)]`` for any ``s``, so
-    ``(1 − β) (1/M) Σ_m v_mᵀ ∇ₓs v_m + β s(x̃)ᵀ z / σ`` has the same expectation (and so the same
-    minimiser, and the same expected gradient) for every ``β``. ``β = 0`` is sliced score matching;
-    ``β = 1`` needs no Jacobian product (none is computed) and with ``ssm-vr`` is DSM up to a
-    constant (``½ λ ‖z‖²/σ²``).
+    ``control_sigma = c`` pairs the trace term with its denoising counterpart, a control variate:
+    by Stein's lemma, for ``x̃ = x + σ z``, ``E_z[s(x̃)ᵀ z / σ] = E_z[tr ∇ₓs(x̃)]`` for any ``s``, so
+    ``(1 − β) (1/M) Σ_m v_mᵀ ∇ₓs v_m + β s(x̃)ᵀ z / σ`` has the same expectation at each level (the
+    same minimiser, the same expected gradient) for any ``β`` that depends on ``σ`` alone. Here
+    ``β(σ) = σ² / (σ² + c²)``: the denoising term where the noise is large, whose gradient is the
+    quieter one there, the Jacobian where it is small (``benchmarks/objectives.py noise`` measures
+    both per level, and the best ``β``). ``c = 0`` computes no Jacobian product and with ``ssm-vr``
+    is DSM up to a constant (``½ λ ‖z‖²/σ²``); ``None`` (the default) is plain sliced score matching.
     """
 
     variance_reduced: ClassVar[bool] = False
 
     n_projections: int = attrs.field(default=1, validator=v.count)
     projection: Literal["gaussian", "rademacher"] = attrs.field(default="rademacher", validator=v.choice("gaussian", "rademacher"))
-    control_variate: float = attrs.field(default=0.0, validator=v.real(at_least=0.0, at_most=1.0))
+    control_sigma: float | None = attrs.field(default=None, validator=v.optional(v.real(non_negative=True)))
 
     def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
         require_family(self, kernel)
@@ -57,14 +61,14 @@ class SlicedScoreMatching(GaussianObjective):
         x_tilde = kernel.perturb(x, sigma, noise=z)
         score_fn = conditioned(as_score(estimator, kernel), labels, x.shape[0])
         v = projections(self.projection, (self.n_projections, *x.shape), generator, like=x)
-        beta = self.control_variate
-        if beta == 1:
+        if self.control_sigma == 0:
             score = score_fn(x_tilde, sigma)
             trace = x.new_zeros(x.shape[0])
         else:
             score, quad = projected_jacobian(lambda y: score_fn(y, sigma), x_tilde, v)
             trace = quad.mean(dim=0)
-        if beta:
+        if self.control_sigma is not None:
+            beta = sigma**2 / (sigma**2 + self.control_sigma**2)
             stein = (score * z).flatten(1).sum(dim=1) / sigma
             trace = (1 - beta) * trace + beta * stein
         if self.variance_reduced:
