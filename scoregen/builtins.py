@@ -37,7 +37,7 @@ from scoregen.objectives import (
     SlicedScoreMatching,
     VarianceReducedSSM,
 )
-from scoregen.objectives.levels import SIGMA_DISTRIBUTIONS
+from scoregen.objectives.noise_levels import SIGMA_DISTRIBUTIONS
 from scoregen.samplers import (
     DDIM,
     DPMPP2M,

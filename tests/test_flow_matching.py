@@ -14,7 +14,7 @@ from scoregen.estimators import MixtureScore, MixtureVelocity
 from scoregen.kernels import VESDE, VPSDE, CosineVP, FlowKernel, GaussianLadder
 from scoregen.objectives import FlowMatching
 from scoregen.objectives.flow_matching import ot_pairing
-from scoregen.objectives.levels import sample_sigma
+from scoregen.objectives.noise_levels import sample_sigma
 from scoregen.testing import assert_score_close, assert_velocity_close, default_mixture
 from tests.test_parameterisation import NAMES, Predicting
 

@@ -11,12 +11,11 @@ from hypothesis import strategies as st
 from scoregen import build, data, load
 from scoregen.analytic import GaussianMixture
 from scoregen.errors import ConfigError
-from scoregen.estimators import EmpiricalScore, NoiseConditionalMLP
+from scoregen.estimators import NoiseConditionalMLP
 from scoregen.estimators.precond import Preconditioner
 from scoregen.kernels import VPSDE, GaussianLadder
 from scoregen.objectives import DenoisingScoreMatching
-from scoregen.objectives.dsm import reference_target
-from scoregen.objectives.levels import sample_sigma
+from scoregen.objectives.noise_levels import sample_sigma
 from scoregen.training import TrainConfig
 
 sigmas = st.floats(1e-3, 50.0)
@@ -112,49 +111,6 @@ def test_ladder_and_kernel_levels_are_the_kernels_own():
 def test_an_unknown_sigma_distribution_is_a_config_error(bad):
     with pytest.raises(ConfigError, match="sigma_distribution|std"):
         DenoisingScoreMatching(sigma_distribution=bad)
-
-
-@given(sigma=st.floats(0.01, 20.0), seed=st.integers(0, 2**16), shape=st.sampled_from([(2,), (1, 2, 2)]))
-def test_reference_target_of_the_source_alone_is_dsms_noise(sigma, seed, shape):
-    gen = torch.Generator().manual_seed(seed)
-    x, z = torch.randn(2, 1, *shape, generator=gen, dtype=torch.float64)
-    s = torch.tensor([sigma], dtype=torch.float64)
-    torch.testing.assert_close(reference_target(x + sigma * z, s, x), z, rtol=1e-7, atol=1e-7)
-
-
-@given(sigma=st.floats(0.05, 10.0), seed=st.integers(0, 2**16))
-@settings(max_examples=25)
-def test_reference_target_over_the_whole_set_is_minus_sigma_times_its_empirical_score(sigma, seed):
-    gen = torch.Generator().manual_seed(seed)
-    train = data.ring_mixture().sample(300, generator=gen)
-    x_tilde = train[:40] + sigma * torch.randn(40, 2, generator=gen, dtype=torch.float64)
-    s = torch.full((40,), sigma, dtype=torch.float64)
-    empirical = EmpiricalScore(data=train)(x_tilde, s)
-    torch.testing.assert_close(reference_target(x_tilde, s, train), -sigma * empirical, rtol=1e-6, atol=1e-6)
-
-
-@pytest.mark.parametrize("sigma", [2.0, 5.0])
-def test_reference_target_is_near_the_exact_score_where_dsms_target_is_mostly_noise(sigma):
-    """On the ring at large σ, the reference target with 4096 rows is closer to the exact
-    ``−σ ∇log p_σ`` than DSM's ``z`` by more than an order of magnitude in mean square."""
-    ring = data.ring_mixture()
-    gen = torch.Generator().manual_seed(0)
-    train = ring.sample(50_000, generator=gen).float()
-    objective = DenoisingScoreMatching(reference=4096).with_data(train)
-    x = train[:512]
-    s = torch.full((512,), sigma)
-    z = torch.randn(x.shape, generator=gen)
-    x_tilde = x + sigma * z
-    exact = -sigma * ring.score_at(x_tilde.double(), s.double()).float()
-    target = reference_target(x_tilde, s, objective._reference(x, gen))
-    assert (target - exact).pow(2).mean() < 0.05 * (z - exact).pow(2).mean()
-
-
-def test_reference_target_needs_the_training_set():
-    with pytest.raises(ConfigError, match="training set"):
-        DenoisingScoreMatching(reference=16).per_sample(
-            lambda x, s: x, GaussianLadder(levels=(1.0,)), torch.randn(4, 2), generator=torch.Generator()
-        )
 
 
 @given(steps=st.integers(10, 1000), warmup=st.integers(1, 200), lr=st.floats(1e-5, 1.0))

@@ -10,7 +10,7 @@ from scoregen import build
 from scoregen.config import ModelConfig
 from scoregen.errors import ConfigError
 from scoregen.kernels import VESDE, FlowKernel
-from scoregen.objectives.levels import (
+from scoregen.objectives.noise_levels import (
     SIGMA_DISTRIBUTIONS,
     LogNormal,
     LogUniform,

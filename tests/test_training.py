@@ -60,6 +60,22 @@ def test_ema_is_the_weighted_average_of_the_weight_history():
     assert ema.updates == 40 and not ema.module.weight.requires_grad
 
 
+def test_ema_copies_buffers_that_were_replaced_and_follows_another_module():
+    """The EMA looks its lists up once per module: a buffer replaced (as ``.to()`` does) is still
+    copied, and a second module passed in is the one averaged from then on."""
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    ema = EMA(net, decay=0.5)
+    ema.update(net)
+    net[1].running_mean = torch.full((2,), 7.0)  # a new tensor object, not an in-place change
+    ema.update(net)
+    torch.testing.assert_close(ema.module[1].running_mean, torch.full((2,), 7.0))
+    other = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    before = ema.module[0].weight.clone()
+    ema.update(other)
+    d = ema.rate(3)
+    torch.testing.assert_close(ema.module[0].weight, d * before + (1 - d) * other[0].weight.detach())
+
+
 def test_sampling_and_scores_use_the_ema_weights(reference):
     _, model = reference
     x = torch.randn(8, 2)
@@ -80,6 +96,8 @@ def test_checkpoint_round_trip(reference):
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [e["step"] for e in lines] == [5, 10, 15, 20]
     assert [e["loss"] for e in lines] == [e["loss"] for e in model.history]
+    for e in lines:  # the speed since the previous line: positive, samples = steps × the batch
+        assert e["steps_per_s"] > 0 and e["samples_per_s"] == pytest.approx(e["steps_per_s"] * CONFIG.batch_size, rel=0.01, abs=0.1)
     files = read_checkpoint(out / "checkpoints" / "step-00000010")
     assert set(files) == {"config.json", "weights.safetensors", "trainer.json", "trainer.safetensors"}
     assert not any(p.name.endswith(".tmp") for p in (out / "checkpoints").iterdir())

@@ -220,11 +220,19 @@ class Velocity(Parameterisation):
 PARAMETERISATIONS = {p.name: p for p in (Score, Eps, X0, V, Velocity)}
 
 
+_BY_NAME: dict[str, Parameterisation] = {}
+
+
 def resolve(value) -> Parameterisation:
     """A :class:`Parameterisation` from a registered name or an object with ``to_score`` (returned
-    as it is), through :func:`scoregen.config.resolve`."""
+    as it is), through :func:`scoregen.config.resolve`. A name is looked up once: every
+    estimator call asks, and parameterisations hold no state."""
     from scoregen.config import resolve as resolve_component
 
+    if isinstance(value, str):
+        if value not in _BY_NAME:
+            _BY_NAME[value] = resolve_component("parameterisation", value, needs="to_score")
+        return _BY_NAME[value]
     return resolve_component("parameterisation", value, needs="to_score")
 
 

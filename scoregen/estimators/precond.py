@@ -54,8 +54,8 @@ class EDMPreconditioning:
 
     def score(self, out, x, sigma, sigma_data):
         s, sd = append_dims(sigma, x.ndim).to(x.dtype), sigma_data(x.dtype)
-        var = s**2 + sd**2
-        return -x / var + sd * out / (s * var.sqrt())
+        inv_var = (s.square() + sd.square()).reciprocal()
+        return torch.addcmul(-x * inv_var, out, sd * inv_var.sqrt() / s)  # the coefficients carry no graph
 
 
 PRECONDITIONINGS = {"none": NoPreconditioning, "ncsn": NCSNPreconditioning, "edm": EDMPreconditioning}

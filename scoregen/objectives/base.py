@@ -7,7 +7,7 @@ import attrs
 import torch
 
 from scoregen import _validators as v
-from scoregen.objectives.levels import check_sigma_distribution, sample_sigma
+from scoregen.objectives.noise_levels import resolved_field
 
 
 @attrs.frozen(eq=False)
@@ -78,7 +78,7 @@ class GaussianObjective:
     """Shared behaviour of the Gaussian score-matching objectives.
 
     ``levels="random"`` draws one level per example from ``sigma_distribution`` (by default the
-    kernel's own, ``kernel.sample_sigma``; :mod:`scoregen.objectives.levels` lists the others);
+    kernel's own, ``kernel.sample_sigma``; :mod:`scoregen.objectives.noise_levels` lists the others);
     ``levels="all"`` evaluates every example at every level of the ladder (``N = B·L`` terms).
     Each term is weighted by ``λ(σ) = σ^weight_power`` (``2`` gives NCSN's ``λ(σ) = σ²``; the power
     is within ``[−8, 8]``, so that ``λ`` stays finite in float32 over any noise range in use).
@@ -88,7 +88,8 @@ class GaussianObjective:
 
     levels: Literal["random", "all"] = attrs.field(default="random", validator=v.choice("random", "all"))
     weight_power: float = attrs.field(default=2.0, validator=v.real(at_least=-8.0, at_most=8.0))
-    sigma_distribution: str | dict = attrs.field(default="kernel", validator=lambda i, a, v: check_sigma_distribution(v))
+    sigma_distribution: str | dict = attrs.field(default="kernel")
+    _sigma_sampler = resolved_field()
 
     def draw(self, kernel, x: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(x_rep [N, *E], sigma [N])``: the batch paired with its noise levels. The data
@@ -97,7 +98,7 @@ class GaussianObjective:
         if self.levels == "all":
             sigmas = kernel.sigmas.to(x.device, x.dtype)
             return x.repeat((len(sigmas),) + (1,) * (x.ndim - 1)), sigmas.repeat_interleave(x.shape[0])
-        return x, sample_sigma(self.sigma_distribution, kernel, x.shape[0], generator).to(x.device, x.dtype)
+        return x, self._sigma_sampler.sample(kernel, x.shape[0], generator).to(x.device, x.dtype)
 
     def weight(self, sigma: torch.Tensor) -> torch.Tensor:
         """``λ(σ) = σ^p``, shape ``[N]``."""

@@ -10,8 +10,8 @@ from scoregen._tensor import append_dims, randn_like
 from scoregen.estimators.parameterisation import Velocity, as_prediction, coefficients
 from scoregen.kernels.base import require_family
 from scoregen.objectives.base import LossTerms, conditioned
-from scoregen.objectives.dsm import ReferenceRows, reference_target
-from scoregen.objectives.levels import check_sigma_distribution, sample_sigma
+from scoregen.objectives.noise_levels import resolved_field
+from scoregen.objectives.reference import ReferenceRows, reference_target
 
 
 def ot_pairing(x0: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -36,31 +36,32 @@ class FlowMatching(ReferenceRows):
     to a velocity (:func:`~scoregen.estimators.parameterisation.as_prediction`), so a score
     network trained here learns the score, weighted by ``λ = (m σ')² σ²``. Noise levels come from
     ``sigma_distribution`` (default ``"uniform-t"``: ``t ~ U(t_min, t_max)``;
-    :mod:`scoregen.objectives.levels`). ``coupling="ot"`` pairs the batch's data with its noise by
+    :mod:`scoregen.objectives.noise_levels`). ``coupling="ot"`` pairs the batch's data with its noise by
     the minibatch optimal-transport plan (:func:`ot_pairing`, which needs scipy), which
     straightens the learned paths. ``reference = R > 0`` replaces the conditional target by the
     exact velocity of the batch plus ``R`` training rows (``m' x̂₀ + s' ε̂`` with the posterior
-    means of :func:`~scoregen.objectives.dsm.reference_target`; Xu et al. 2023's stable target
+    means of :func:`~scoregen.objectives.reference.reference_target`; Xu et al. 2023's stable target
     field), which has far less variance where ``t`` is large. Per-sample losses are summed over
     the event dimensions.
     """
 
     families = ("gaussian",)
 
-    sigma_distribution: str | dict = attrs.field(default="uniform-t", validator=lambda i, a, value: check_sigma_distribution(value))
+    sigma_distribution: str | dict = attrs.field(default="uniform-t")
+    _sigma_sampler = resolved_field()
     coupling: str = attrs.field(default="independent", validator=v.choice("independent", "ot"))
 
     def per_sample(self, estimator, kernel, x, *, generator=None, labels=None) -> LossTerms:
         require_family(self, kernel)
         x = x.detach()
-        sigma = sample_sigma(self.sigma_distribution, kernel, x.shape[0], generator).to(x.device, x.dtype)
+        sigma = self._sigma_sampler.sample(kernel, x.shape[0], generator).to(x.device, x.dtype)
         z = randn_like(x, generator)
         if self.coupling == "ot":
             z = z[ot_pairing(x, z)]
         velocity, c = Velocity(), coefficients(kernel, sigma, x)
         x_hat = kernel.perturb(x, sigma, noise=z)
         if self.reference:  # the reference set's posterior means of ε and x₀ at x̂
-            z = reference_target(x_hat, sigma, self._reference(x, generator))
+            z = reference_target(x, z, sigma, self._reference(x, generator))
             x = x_hat - append_dims(sigma, x.ndim) * z
         target = velocity.target(x, z, c)
         predicted = conditioned(as_prediction(estimator, kernel, velocity), labels, x.shape[0])(x_hat, sigma)

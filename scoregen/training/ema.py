@@ -15,12 +15,18 @@ class EMA:
     The warm-up ``(1 + k)/(10 + k)`` (as in TensorFlow's ``ExponentialMovingAverage``) keeps a
     short run from being dominated by the initial weights; after about ``10/(1 − decay)`` steps
     ``d_k = decay``. Buffers are copied, not averaged. NCSNv2 samples with ``decay = 0.999``.
+    The update is one ``torch._foreach_lerp_`` over the parameter lists, which are looked up
+    once per trained module (not at every step).
     """
 
     def __init__(self, module: nn.Module, decay: float = 0.999) -> None:
         self.decay = v.check_real("ema decay", decay, non_negative=True, below=1.0)
         self.updates = 0
         self.module = copy.deepcopy(module).eval().requires_grad_(False)
+        self._shadows: list[torch.Tensor] = list(self.module.parameters())  # ``.to()`` keeps Parameter objects
+        self._source: nn.Module | None = None
+        self._params: list[torch.Tensor] = []
+        self._buffer_slots: list[tuple[nn.Module, nn.Module, str]] = []
 
     def rate(self, k: int) -> float:
         """``d_k``, the weight kept from the average at update ``k``."""
@@ -30,11 +36,15 @@ class EMA:
     def update(self, module: nn.Module) -> None:
         """Fold in ``module``'s current weights (one call per optimiser step)."""
         self.updates += 1
-        d = self.rate(self.updates)
-        for shadow, p in zip(self.module.parameters(), module.parameters()):
-            shadow.lerp_(p.detach(), 1.0 - d)
-        for own, b in zip(self.module.buffers(), module.buffers()):
-            own.copy_(b)
+        if module is not self._source:
+            self._source, self._params = module, list(module.parameters())
+            self._buffer_slots = [
+                (own, theirs, name) for (own, _), (theirs, name) in zip(_slots(self.module), _slots(module), strict=True)
+            ]
+        if self._shadows:
+            torch._foreach_lerp_(self._shadows, self._params, 1.0 - self.rate(self.updates))
+        for own, theirs, name in self._buffer_slots:  # looked up each time: ``.to()`` replaces buffers
+            own.get_buffer(name).copy_(theirs.get_buffer(name))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.module.state_dict()
@@ -42,3 +52,8 @@ class EMA:
     def load_state_dict(self, state: dict[str, torch.Tensor], updates: int) -> None:
         self.module.load_state_dict(state)
         self.updates = int(updates)
+
+
+def _slots(module: nn.Module) -> list[tuple[nn.Module, str]]:
+    """``(owner, name)`` of every buffer of ``module``, in ``module.buffers()`` order."""
+    return [(owner, name) for _, owner in module.named_modules() for name, b in owner._buffers.items() if b is not None]

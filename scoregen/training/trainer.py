@@ -3,6 +3,7 @@ rate, gradient clipping, an EMA of the weights, metrics to JSON lines, atomic ch
 exact resume, single-process or data-parallel under ``torchrun``."""
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -93,10 +94,11 @@ class StepRows(torch.utils.data.Dataset):
     def __init__(self, source, *, seed: int, n_shards: int, shards: range, per_shard: int):
         self.source, self.seed, self.n_shards, self.shards, self.per_shard = source, seed, n_shards, shards, per_shard
         self.held = [len(range(s, len(source), n_shards)) for s in shards]
+        self.generator = torch.Generator()
 
     def index(self, shard: int, held: int, step: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(step_seed(self.seed, shard, step))
-        return shard + self.n_shards * torch.randint(held, (self.per_shard,), generator=generator)
+        self.generator.manual_seed(step_seed(self.seed, shard, step))  # one generator, reseeded: cheaper than a new one
+        return shard + self.n_shards * torch.randint(held, (self.per_shard,), generator=self.generator)
 
     def __getitem__(self, step: int) -> list:
         return [self.source.rows(self.index(s, held, step)) for s, held in zip(self.shards, self.held)]
@@ -127,7 +129,6 @@ class _Run:
         self.model, self.config = model, attrs.evolve(config, shards=shards)
         self.device = model.device
         self.source, self.num_workers = source, num_workers
-        self.fingerprint = source.fingerprint
         self.streamed = isinstance(source, StreamSource)
         self.data_shape = [None if self.streamed else len(source), *model.event_shape]
         if not self.streamed and len(source) < shards:
@@ -153,6 +154,12 @@ class _Run:
         self.out = None if out is None else Path(out)
 
     # ------------------------------------------------------------- checkpoints
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """The data's fingerprint, hashed when a checkpoint is first written or read (hashing a
+        large training set is the largest part of a short run's start-up otherwise)."""
+        return self.source.fingerprint
 
     def _trainer_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
         local = torch.stack([g.get_state() for g in self.generators])
@@ -278,8 +285,10 @@ class _Run:
 
     # ------------------------------------------------------------- the loop
 
-    def log(self, pooled_loss: list, pooled_sigma: list, started: float) -> dict:
-        """A history entry for the terms since the last one, pooled over processes."""
+    def log(self, pooled_loss: list, pooled_sigma: list, started: float, rate: float) -> dict:
+        """A history entry for the terms since the last one, pooled over processes; ``rate`` is
+        the steps a second since the last one (written to ``metrics.jsonl`` with the samples a
+        second, not kept in the history, which stays the same from run to run)."""
         sigmas = getattr(self.model.kernel, "sigmas", None)  # the masking kernel has no ladder
         loss, sigma = torch.cat(pooled_loss).double(), torch.cat(pooled_sigma)
         if sigmas is None:
@@ -305,7 +314,12 @@ class _Run:
         self.model.history.append(entry)
         if self.out is not None and self.rank == 0:
             with open(self.out / METRICS, "a") as f:
-                f.write(json.dumps({**entry, "elapsed_s": round(time.perf_counter() - started, 3)}) + "\n")
+                timing = {
+                    "elapsed_s": round(time.perf_counter() - started, 3),
+                    "steps_per_s": round(rate, 2),
+                    "samples_per_s": round(rate * self.config.batch_size, 1),
+                }
+                f.write(json.dumps({**entry, **timing}) + "\n")
         return entry
 
     def feed(self):
@@ -341,6 +355,7 @@ class _Run:
         pooled_loss: list[torch.Tensor] = []
         pooled_sigma: list[torch.Tensor] = []
         started = time.perf_counter()
+        logged = (self.k, started)  # the step and time of the last log, for the rates
         model.estimator.train()
         every = config.checkpoint_every
         feed = self.feed()
@@ -371,9 +386,12 @@ class _Run:
                 pooled_sigma.extend(s.detach() for s in sigmas)
                 checkpoint = self.out is not None and (self.k == config.steps or (every and self.k % every == 0))
                 if checkpoint or self.k % config.log_every == 0 or self.k == config.steps:
-                    entry = self.log(pooled_loss, pooled_sigma, started)
+                    now = time.perf_counter()
+                    rate = (self.k - logged[0]) / max(now - logged[1], 1e-9)
+                    entry = self.log(pooled_loss, pooled_sigma, started, rate)
                     pooled_loss, pooled_sigma = [], []
-                    bar.set_postfix(loss=f"{entry['loss']:.4f}")
+                    bar.set_postfix(loss=f"{entry['loss']:.4f}", samples_s=f"{rate * config.batch_size:.0f}")
+                    logged = (self.k, time.perf_counter())
                 if checkpoint:
                     self.save_checkpoint()
                 bar.update(1)

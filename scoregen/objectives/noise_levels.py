@@ -111,9 +111,13 @@ def resolve(value):
         raise ConfigError(f"sigma_distribution: {exc}") from None
 
 
-def check_sigma_distribution(value) -> None:
-    """Raise :class:`ConfigError` unless ``value`` names a distribution (see :func:`resolve`)."""
-    resolve(value)
+def resolved_field():
+    """The field an objective keeps its ``sigma_distribution`` in, made once (so a bad one fails
+    when the objective is made, and a training step does not look it up again): declare it after
+    ``sigma_distribution`` and draw with ``self._sigma_sampler.sample(kernel, n, generator)``."""
+    return attrs.field(
+        init=False, eq=False, repr=False, default=attrs.Factory(lambda self: resolve(self.sigma_distribution), takes_self=True)
+    )
 
 
 def sample_sigma(value, kernel, n: int, generator) -> torch.Tensor:
