@@ -213,12 +213,13 @@ def test_control_variate_leaves_the_expected_loss_unchanged(control_sigma, cls):
         assert abs(float(loss.double().mean() - exact)) < 5 * se, (sigma, float(loss.mean()), float(exact))
 
 
-def test_control_variate_one_is_dsm_up_to_a_constant():
-    """``ssm-vr`` with ``c = 0`` (``β = 1`` at every level) is ``½ λ ‖s + z/σ‖² − ½ λ ‖z‖²/σ²``: DSM on the same draws, less a
-    term free of the estimator."""
+@pytest.mark.parametrize("cls", [SlicedScoreMatching, VarianceReducedSSM])
+def test_control_variate_one_is_dsm_up_to_a_constant(cls):
+    """With ``c = 0`` (``β = 1`` at every level) the loss is ``½ λ ‖s + z/σ‖² − ½ λ ‖z‖²/σ²``: DSM
+    on the same draws, less a term free of the estimator."""
     estimator = make_estimator([2], True, 4)
     x = torch.randn(64, 2)
-    cv = VarianceReducedSSM(control_sigma=0.0).per_sample(estimator, LADDER, x, generator=torch.Generator().manual_seed(3))
+    cv = cls(control_sigma=0.0).per_sample(estimator, LADDER, x, generator=torch.Generator().manual_seed(3))
     dsm = DenoisingScoreMatching().per_sample(estimator, LADDER, x, generator=torch.Generator().manual_seed(3))
     gen = torch.Generator().manual_seed(3)
     LADDER.sample_sigma(64, gen)

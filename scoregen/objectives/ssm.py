@@ -38,14 +38,16 @@ class SlicedScoreMatching(GaussianObjective):
     Gaussian ones (the diagonal of ``A`` and ``‖s‖²`` enter exactly); on the 8-mode ring they
     trained better models (docs/objectives.md). ``projection="gaussian"`` is the paper's choice.
 
-    ``control_sigma = c`` pairs the trace term with its denoising counterpart, a control variate:
-    by Stein's lemma, for ``x̃ = x + σ z``, ``E_z[s(x̃)ᵀ z / σ] = E_z[tr ∇ₓs(x̃)]`` for any ``s``, so
-    ``(1 − β) (1/M) Σ_m v_mᵀ ∇ₓs v_m + β s(x̃)ᵀ z / σ`` has the same expectation at each level (the
-    same minimiser, the same expected gradient) for any ``β`` that depends on ``σ`` alone. Here
-    ``β(σ) = σ² / (σ² + c²)``: the denoising term where the noise is large, whose gradient is the
-    quieter one there, the Jacobian where it is small (``benchmarks/objectives.py noise`` measures
-    both per level, and the best ``β``). ``c = 0`` computes no Jacobian product and with ``ssm-vr``
-    is DSM up to a constant (``½ λ ‖z‖²/σ²``); ``None`` (the default) is plain sliced score matching.
+    ``control_sigma = c`` adds control variates that pair each term with its denoising
+    counterpart: by Stein's lemma, for ``x̃ = x + σ z``, ``E_z[s(x̃)ᵀ z / σ] = E_z[tr ∇ₓs(x̃)]`` for
+    any ``s``, and ``E_v (vᵀs)² = ‖s‖²``, so ``(1 − β) ℓ_SSM + β ℓ_DSM`` with
+    ``ℓ_DSM = λ(σ) [s(x̃)ᵀ z / σ + ½ ‖s(x̃)‖²]`` (DSM's loss less ``½ λ ‖z‖²/σ²``, free of ``s``) has
+    the same expectation at each level (the same minimiser, the same expected gradient) for any
+    ``β`` that depends on ``σ`` alone. Here ``β(σ) = σ² / (σ² + c²)``: the denoising terms where
+    the noise is large, whose gradient is the quieter one there, the Jacobian where it is small
+    (``benchmarks/objectives.py noise`` measures both per level, and the best ``β``). ``c = 0``
+    computes no Jacobian product and is DSM up to that constant; ``None`` (the default) is plain
+    sliced score matching.
     """
 
     variance_reduced: ClassVar[bool] = False
@@ -67,14 +69,12 @@ class SlicedScoreMatching(GaussianObjective):
         else:
             score, quad = projected_jacobian(lambda y: score_fn(y, sigma), x_tilde, v)
             trace = quad.mean(dim=0)
-        if self.control_sigma is not None:
+        exact_sq = 0.5 * score.pow(2).flatten(1).sum(dim=1)
+        half_sq = exact_sq if self.variance_reduced else 0.5 * (v * score).flatten(2).sum(-1).pow(2).mean(dim=0)
+        if self.control_sigma is not None:  # (1 − β) ℓ_SSM + β ℓ_DSM
             beta = sigma**2 / (sigma**2 + self.control_sigma**2)
-            stein = (score * z).flatten(1).sum(dim=1) / sigma
-            trace = (1 - beta) * trace + beta * stein
-        if self.variance_reduced:
-            half_sq = 0.5 * score.pow(2).flatten(1).sum(dim=1)
-        else:
-            half_sq = 0.5 * (v * score).flatten(2).sum(-1).pow(2).mean(dim=0)
+            trace = torch.lerp(trace, (score * z).flatten(1).sum(dim=1) / sigma, beta)
+            half_sq = torch.lerp(half_sq, exact_sq, beta)
         return LossTerms(loss=self.weight(sigma) * (trace + half_sq), sigma=sigma)
 
 
