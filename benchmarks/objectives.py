@@ -51,6 +51,7 @@ OBJECTIVES = {
     "ssm": SlicedScoreMatching(),
     "ssm-vr": VarianceReducedSSM(),
     "ssm M=4": SlicedScoreMatching(n_projections=4),
+    "ssm c=0.5": SlicedScoreMatching(control_sigma=0.5),
 }
 
 
