@@ -9,10 +9,10 @@ graph, so a loss built on their results trains ``fn``'s parameters.
 
 Reverse mode is the cheaper way to these products in PyTorch. Measured for a sliced-score-matching
 step of the ``ncsn`` MLP (batch 256, one thread, ``python benchmarks/objectives.py cost``), at
-D = 2 / 64 / 784: this module's ``torch.autograd.grad`` 2.42× / 2.43× / 2.07× a DSM step,
-``torch.func.vjp`` 2.61× / 2.69× / 2.11×; forward mode, which gives ``fn(x)`` and ``J v`` in one
-pass, 1.3–1.8× the reverse-mode step (``torch.func.jvp`` 4.23× / 4.37× / 2.90×,
-``torch.autograd.forward_ad`` dual numbers 3.97× / 3.89× / 2.77×). By counting matrix products
+D = 2 / 64 / 784: this module's ``torch.autograd.grad`` 2.42× / 2.55× / 2.15× a DSM step,
+``torch.func.vjp`` 2.56× / 2.73× / 2.12×; forward mode, which gives ``fn(x)`` and ``J v`` in one
+pass, 1.3–1.9× the reverse-mode step (``torch.func.jvp`` 4.47× / 4.76× / 2.98×,
+``torch.autograd.forward_ad`` dual numbers 4.06× / 4.34× / 2.87×). By counting matrix products
 the floor is 2× (the product and the backward through it cost one forward and one backward
 more); the rest is the second derivative of the activations, elementwise.
 """

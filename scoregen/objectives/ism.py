@@ -22,8 +22,8 @@ class ImplicitScoreMatching(GaussianObjective):
     The trace is exact: ``D = prod(event_shape)`` vector-Jacobian products per batch
     (:func:`scoregen.numerics.traces.jacobian_trace`), batched ``chunk_size`` at a time (default: by
     memory), and a training step also differentiates them. Measured with the ``ncsn`` MLP at batch
-    256 on one thread (``python benchmarks/objectives.py cost``): 3.2× a DSM step at ``D = 2``, 82×
-    at ``D = 64``, 860× at ``D = 784``, and 2.9–3.9× its floor of one forward pass and ``D``
+    256 on one thread (``python benchmarks/objectives.py cost``): 3.6× a DSM step at ``D = 2``, 83×
+    at ``D = 64``, 910× at ``D = 784``, and 2.7–3.9× its floor of one forward pass and ``D``
     products without their gradient, against 3× by counting matrix products (a step runs the
     forward, the ``D`` products and the backward through both, each product's backward twice its
     cost). Without chunking the graph holds ``D`` copies of the network's activations. ISM is

@@ -32,7 +32,7 @@ class SlicedScoreMatching(GaussianObjective):
     the Fisher divergence to ``∇log p_σ`` plus a constant, minimised by the perturbed score.
     Each projection costs one vector-Jacobian product, batched over the ``M`` projections
     (:func:`scoregen.numerics.traces.projected_jacobian`); the cost does not grow with the dimension
-    (one projection: 2.1–2.4× a DSM step with the ``ncsn`` MLP, against a floor of 2× by counting
+    (one projection: 2.15–2.55× a DSM step with the ``ncsn`` MLP, against a floor of 2× by counting
     matrix products; docs/objectives.md).
     Rademacher directions (the default) give ``vᵀAv`` and ``(vᵀs)²`` a smaller variance than
     Gaussian ones (the diagonal of ``A`` and ``‖s‖²`` enter exactly); on the 8-mode ring they
