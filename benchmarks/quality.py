@@ -14,10 +14,14 @@ ring (what a stream of fresh batches would hold), with σ ∈ [0.01, 10]. Then 1
 Rows: the truth itself; the exact score through the samplers; a hand-written PyTorch loop
 (constant learning rate, no EMA: what the issue's baselines did); the ``ncsn`` preset (the
 paper's recipe); and the ``ve-sde`` preset, which carries the levers that measured best.
-``--ablation`` runs one lever at a time from ``ncsn`` instead (docs/quality.md).
+``--ablation`` runs one lever at a time from ``ncsn`` instead (docs/quality.md). ``--equal-wall``
+gives the hand loop (with ``fit``'s cosine lr and EMA written by hand) and the ``ncsn`` preset the
+wall-clock that the best recipe takes, and prints each one's training time over the hand loop's
+``--steps`` steps (docs/performance.md).
 
     python benchmarks/quality.py                       # truth, exact, plain PyTorch, ncsn, best
     python benchmarks/quality.py --ablation --seeds 0 1 2
+    python benchmarks/quality.py --equal-wall --seeds 0 1 2
     python benchmarks/quality.py --ald-picture docs/img   # annealed Langevin against its step count
 """
 
@@ -27,7 +31,7 @@ import math
 import time
 
 import torch
-from torch import nn
+from hand_loops import annealed_langevin, ladder_levels, log_uniform_levels, mlp, train_dsm
 
 from scoregen import build, data
 from scoregen.estimators.analytic import MixtureScore
@@ -53,6 +57,33 @@ ABLATION = {
         "objective": {"sigma_distribution": "log-uniform", "reference": 4096},
     },
     "best (edm + log-normal(0, 1.5) + reference)": BEST,
+    "best, reference 1024": {**BEST, "objective": {**BEST["objective"], "reference": 1024}},
+    "best, reference 512": {**BEST, "objective": {**BEST["objective"], "reference": 512}},
+    "best, reference 256": {**BEST, "objective": {**BEST["objective"], "reference": 256}},
+    "best, no reference": {**BEST, "objective": {**BEST["objective"], "reference": 0}},
+    "best, 5 000 steps": {**BEST, "fit": {"steps": 5000}},
+    "best, reference 1024, 7 000 steps": {**BEST, "objective": {**BEST["objective"], "reference": 1024}, "fit": {"steps": 7000}},
+    "best, reference 256, lr 2e-3": {**BEST, "objective": {**BEST["objective"], "reference": 256}, "fit": {"lr": 2e-3}},
+    "best, reference 256, batch 512, lr 2e-3, 6 000 steps": {
+        **BEST, "objective": {**BEST["objective"], "reference": 256}, "fit": {"lr": 2e-3, "batch_size": 512, "steps": 6000},
+    },
+    "best, reference 256, lr 3e-3": {**BEST, "objective": {**BEST["objective"], "reference": 256}, "fit": {"lr": 3e-3}},
+    "best, reference 512, lr 2e-3": {**BEST, "objective": {**BEST["objective"], "reference": 512}, "fit": {"lr": 2e-3}},
+    "best, reference 256, lr 2e-3, EMA 0.9995": {
+        **BEST, "objective": {**BEST["objective"], "reference": 256}, "fit": {"lr": 2e-3, "ema_decay": 0.9995},
+    },
+    "best, lr 2e-3": {**BEST, "fit": {"lr": 2e-3}},
+    "best, no reference, lr 3e-3": {**BEST, "objective": {**BEST["objective"], "reference": 0}, "fit": {"lr": 3e-3}},
+    "best, reference 64, lr 3e-3": {**BEST, "objective": {**BEST["objective"], "reference": 64}, "fit": {"lr": 3e-3}},
+    "best, reference 256, lr 5e-3": {**BEST, "objective": {**BEST["objective"], "reference": 256}, "fit": {"lr": 5e-3}},
+    "best, no reference, lr 5e-3": {**BEST, "objective": {**BEST["objective"], "reference": 0}, "fit": {"lr": 5e-3}},
+    "best, reference 1, lr 3e-3": {**BEST, "objective": {**BEST["objective"], "reference": 1}, "fit": {"lr": 3e-3}},
+    "best, reference 64, lr 5e-3": {**BEST, "objective": {**BEST["objective"], "reference": 64}, "fit": {"lr": 5e-3}},
+    "best, no reference, lr 1e-2": {**BEST, "objective": {**BEST["objective"], "reference": 0}, "fit": {"lr": 1e-2}},
+    "best, reference 64, lr 1e-2": {**BEST, "objective": {**BEST["objective"], "reference": 64}, "fit": {"lr": 1e-2}},
+    "best, reference 64, lr 5e-3, 8 000 steps": {
+        **BEST, "objective": {**BEST["objective"], "reference": 64}, "fit": {"lr": 5e-3, "steps": 8000},
+    },
     "best, λ = σ (not σ²)": {**BEST, "objective": {**BEST["objective"], "weight_power": 1.0}},
     "best, warm-up 500": {**BEST, "fit": {"warmup": 500}},
     "best, EMA 0.9999": {**BEST, "fit": {"ema_decay": 0.9999}},
@@ -79,35 +110,75 @@ def metrics(samples: torch.Tensor, reference: torch.Tensor, floor: float) -> dic
 def plain_pytorch(train: torch.Tensor, steps: int, seed: int) -> dict[str, tuple[torch.Tensor, int]]:
     """The issue's baseline, by hand: the NCSN ladder, DSM with λ = σ², a constant learning
     rate, no EMA; annealed Langevin (ε = 2·10⁻⁵, step ``ε σ_i²/σ_L²``) with T = 10 and 100."""
-    gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(3, 128), nn.SiLU(), nn.Linear(128, 128), nn.SiLU(), nn.Linear(128, 128), nn.SiLU(), nn.Linear(128, 2))
+    net = mlp()
     sigmas = torch.exp(torch.linspace(math.log(10.0), math.log(0.01), 10))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    train_dsm(net, train, steps, ladder_levels(sigmas), generator=torch.Generator().manual_seed(seed), features=False)
+    return {
+        f"annealed Langevin, T = {t}": (annealed_langevin(net, sigmas, N_SAMPLES, t, 2e-5, torch.Generator().manual_seed(1)), 10 * t + 1)
+        for t in (10, 100)
+    }
 
-    def score(x, sigma):
-        return net(torch.cat([x, sigma.log()[:, None]], dim=1)) / sigma[:, None]
 
-    for _ in range(steps):
-        x = train[torch.randint(len(train), (256,), generator=gen)]
-        sigma = sigmas[torch.randint(10, (256,), generator=gen)]
-        z = torch.randn(x.shape, generator=gen)
-        loss = 0.5 * (sigma[:, None] * score(x + sigma[:, None] * z, sigma) + z).pow(2).sum(dim=1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    out = {}
+def hand_model(train: torch.Tensor, steps: int, seed: int, lr: float = 1e-3):
+    """The hand loop with ``fit``'s features (cosine lr, EMA), at ``log σ ~ U(log 0.01, log 10)``
+    (the ``ve`` kernel's levels), its EMA weights put into a ``ve`` model with the ``ncsn``
+    network so that the library's samplers draw from it."""
+    torch.manual_seed(seed)
+    net = mlp()
+    weights = train_dsm(net, train, steps, log_uniform_levels(0.01, 10.0), lr=lr, generator=torch.Generator().manual_seed(seed))
+    model = build("ve-sde", estimator={"preconditioning": "ncsn"}, event_shape=(2,))
     with torch.no_grad():
-        for T in (10, 100):
-            g = torch.Generator().manual_seed(1)
-            x = sigmas[0] * torch.randn(N_SAMPLES, 2, generator=g)
-            for sigma in sigmas:
-                alpha = 2e-5 * sigma**2 / sigmas[-1] ** 2
-                s = sigma.expand(N_SAMPLES)
-                for _ in range(T):
-                    x = x + 0.5 * alpha * score(x, s) + alpha.sqrt() * torch.randn(x.shape, generator=g)
-            out[f"annealed Langevin, T = {T}"] = (x + sigmas[-1] ** 2 * score(x, sigmas[-1].expand(N_SAMPLES)), 10 * T + 1)
-    return out
+        for target, value in zip(model.estimator.net.parameters(), weights):
+            target.copy_(value)
+    return model
+
+
+def equal_wall(args, reference, floor) -> None:
+    """Target 1 of issue 16: the contenders trained for the time the best recipe takes.
+
+    Per seed: the hand loop (cosine lr + EMA, lr 10⁻³) for ``--steps`` steps, timed (the unit);
+    the best recipe (the ``ve-sde`` preset with ``--recipe`` overrides, fitted with ``--recipe-fit``)
+    timed; then the hand loop and the ``ncsn`` preset, each at lr 10⁻³ and at the recipe's lr, for
+    the steps that fill the recipe's time (their speed measured on a 1 000-step run just before).
+    Times are this thread's CPU seconds (training runs on one torch thread, so that is the whole
+    training; other jobs on a shared machine do not count); sampling is not timed."""
+    recipe = json.loads(args.recipe) if args.recipe else {}
+    recipe_fit = {"steps": args.steps, **(json.loads(args.recipe_fit) if args.recipe_fit else {})}
+    fast_lr = recipe_fit.get("lr", 1e-3)
+    samplers = {**SAMPLERS, "annealed-langevin, T = 10": ({"name": "annealed-langevin", "n_steps_each": 10}, 101)}
+    print(f"equal training time: hand loop {args.steps} steps as the unit; best recipe ve-sde {recipe} fit {recipe_fit}; "
+          f"batch 256; torch threads {torch.get_num_threads()}; thread CPU seconds")
+    print(f"{'configuration':40s} {'sampler':28s} {'NFE':>5s} {'seed':>4s} {'cov':>7s} {'occ':>6s} {'log p':>7s} {'SW2/floor':>9s}"
+          f" {'steps':>6s} {'train s':>8s} {'× hand':>6s}")
+
+    def timed(fn):
+        start = time.thread_time()
+        out = fn()
+        return out, time.thread_time() - start
+
+    warm = TRUTH.sample(512, generator=torch.Generator().manual_seed(0)).float()
+    hand_model(warm, 2, 0)  # the first optimiser of a process imports torch._dynamo (about 1.5 s): not timed
+    build("ve-sde", **recipe).fit(warm, steps=2, progress=False)
+    for seed in args.seeds:
+        train = TRUTH.sample(args.steps * 256, generator=torch.Generator().manual_seed(1000 + seed)).float()
+        fit = {"batch_size": 256, "lr": 1e-3, "seed": seed, "progress": False}
+        hand, t_hand = timed(lambda: hand_model(train, args.steps, seed))
+        best, t_best = timed(lambda: build("ve-sde", seed=seed, **recipe).fit(train, **{**fit, **recipe_fit}))
+        _, t_hand_1k = timed(lambda: hand_model(train, 1000, seed))
+        _, t_ncsn_1k = timed(lambda: build("ncsn", seed=seed).fit(train, **{**fit, "steps": 1000}))
+        n_hand, n_ncsn = round(1000 * t_best / t_hand_1k), round(1000 * t_best / t_ncsn_1k)
+        runs = [("hand loop (cosine + EMA), lr 1e-3", hand, args.steps, t_hand), ("best recipe (ve-sde)", best, recipe_fit["steps"], t_best)]
+        for lr in dict.fromkeys([1e-3, fast_lr]):
+            model, seconds = timed(lambda: hand_model(train, n_hand, seed, lr=lr))
+            runs.append((f"hand loop, lr {lr:g}, best's time", model, n_hand, seconds))
+            model, seconds = timed(lambda: build("ncsn", seed=seed).fit(train, **{**fit, "steps": n_ncsn, "lr": lr}))
+            runs.append((f"ncsn preset, lr {lr:g}, best's time", model, n_ncsn, seconds))
+        for name, model, steps, seconds in runs:
+            for sampler_name, (sampler, nfe) in samplers.items():
+                m = metrics(model.sample(N_SAMPLES, seed=1, sampler=sampler), reference, floor)
+                print_row((name, sampler_name, nfe, seed, m), args.json,
+                          timing={"steps": steps, "train_s": seconds, "x_hand": seconds / t_hand})
 
 
 def library_rows(overrides: dict, train: torch.Tensor, steps: int, seed: int, samplers: dict) -> dict:
@@ -116,7 +187,9 @@ def library_rows(overrides: dict, train: torch.Tensor, steps: int, seed: int, sa
     overrides = dict(overrides)
     preset = overrides.pop("preset", "ncsn")
     fit = {"steps": steps, "batch_size": 256, "lr": 1e-3, "seed": seed, "progress": False, **overrides.pop("fit", {})}
+    started = time.perf_counter()
     model = build(preset, seed=seed, **overrides).fit(train, **fit)
+    print(f"  (trained {fit['steps']} steps in {time.perf_counter() - started:.1f} s)", flush=True)
     return {name: (model.sample(N_SAMPLES, seed=1, sampler=sampler), nfe) for name, (sampler, nfe) in samplers.items()}
 
 
@@ -155,7 +228,11 @@ def main() -> None:
     parser.add_argument("--configs", nargs="*", default=None, help="names from the ablation table (default: the comparison)")
     parser.add_argument("--json", default=None, help="also append every row to this JSON-lines file")
     parser.add_argument("--ald-picture", default=None, metavar="FOLDER", help="only draw annealed Langevin against T")
+    parser.add_argument("--equal-wall", action="store_true", help="every contender trained for the best recipe's wall-clock")
+    parser.add_argument("--recipe", default=None, help="JSON overrides of the ve-sde preset for --equal-wall")
+    parser.add_argument("--recipe-fit", default=None, help='JSON fit arguments of the recipe for --equal-wall, e.g. \'{"lr": 5e-3}\'')
     args = parser.parse_args()
+    torch.set_num_threads(1)
     if args.ald_picture:
         return ald_picture(args.ald_picture, args.steps)
 
@@ -163,6 +240,8 @@ def main() -> None:
     truth_draw = TRUTH.sample(N_SAMPLES, generator=torch.Generator().manual_seed(124)).float()
     floor = sliced_wasserstein(truth_draw, reference, generator=torch.Generator().manual_seed(0))
     ald = {f"annealed-langevin, T = {t}": ({"name": "annealed-langevin", "n_steps_each": t}, 10 * t + 1) for t in (10, 100)}
+    if args.equal_wall:
+        return equal_wall(args, reference, floor)
     rows = [("truth", "a draw", 0, 0, metrics(truth_draw, reference, floor))]
     exact = build("ncsn", estimator=MixtureScore.from_mixture(TRUTH))
     for name, (sampler, nfe) in {**SAMPLERS, **ald}.items():
@@ -174,7 +253,8 @@ def main() -> None:
         plan = [
             ("plain PyTorch", None, None),
             ("ncsn preset", {}, {**SAMPLERS, **ald}),
-            ("ve-sde preset (best)", {"preset": "ve-sde"}, SAMPLERS),
+            ("ve-sde preset (issue 8: R 4096)", {"preset": "ve-sde", "objective": {"reference": 4096}}, SAMPLERS),
+            ("ve-sde preset, lr 5e-3", {"preset": "ve-sde", "fit": {"lr": 5e-3}}, SAMPLERS),
         ]
     header = f"{'configuration':40s} {'sampler':28s} {'NFE':>5s} {'seed':>4s} {'cov':>7s} {'occ':>6s} {'log p':>7s} {'SW2/floor':>9s}"
     print(header)
@@ -193,12 +273,14 @@ def main() -> None:
             print(f"  ({name}: {time.perf_counter() - started:.0f} s)", flush=True)
 
 
-def print_row(row, path) -> None:
+def print_row(row, path, timing: dict | None = None) -> None:
     name, sampler, nfe, seed, m = row
-    print(f"{name:40s} {sampler:28s} {nfe:5d} {seed:4d} {m['cov']:7.4f} {m['occ']:6.3f} {m['log p']:7.3f} {m['SW2/floor']:9.2f}", flush=True)
+    extra = "" if timing is None else f" {timing['steps']:6d} {timing['train_s']:8.1f} {timing['x_hand']:6.2f}"
+    print(f"{name:40s} {sampler:28s} {nfe:5d} {seed:4d} {m['cov']:7.4f} {m['occ']:6.3f} {m['log p']:7.3f} {m['SW2/floor']:9.2f}"
+          + extra, flush=True)
     if path:
         with open(path, "a") as f:
-            f.write(json.dumps({"configuration": name, "sampler": sampler, "nfe": nfe, "seed": seed, **m}) + "\n")
+            f.write(json.dumps({"configuration": name, "sampler": sampler, "nfe": nfe, "seed": seed, **m, **(timing or {})}) + "\n")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,16 @@ def as_float64(value) -> torch.Tensor:
     return torch.as_tensor(np.asarray(value, dtype=np.float64))
 
 
+_NUMPY_FLOATS = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
+
+
+def rounded(value: float, dtype: torch.dtype) -> float:
+    """``value`` rounded to the floating ``dtype``, as an element of a tensor of that dtype holds it
+    (through numpy's scalar types where they exist: a 0-d tensor costs microseconds)."""
+    cast = _NUMPY_FLOATS.get(dtype)
+    return float(cast(value)) if cast is not None else torch.tensor(value, dtype=dtype).item()
+
+
 def append_dims(t: torch.Tensor, ndim: int) -> torch.Tensor:
     """Append trailing singleton dimensions to ``t`` until it has ``ndim`` dimensions.
 

@@ -20,7 +20,8 @@ Validator = Callable[[Any, Any, Any], None]  # Any, not object: attrs infers the
 
 
 def _name(attribute) -> str:
-    return getattr(attribute, "name", str(attribute))
+    name = getattr(attribute, "name", None)  # not getattr's default: str() of an attrs field costs more than the check
+    return str(attribute) if name is None else name
 
 
 def check_int(name: str, value, *, minimum: int | None = None) -> int:

@@ -7,6 +7,7 @@
 
 import difflib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -107,7 +108,7 @@ class ModelConfig:
         return cls.from_dict(json.loads(text))
 
 
-def check_parameters(kind: str, name: str, factory, params) -> dict | None:
+def check_parameters(kind: str, name: str, factory, params) -> Mapping | None:
     """The keyword parameters ``factory`` accepts (``None``: it takes ``**kwargs``); an unknown
     name in ``params`` is a :class:`ConfigError` naming the known ones and the closest match."""
     accepted = parameters_of(factory)

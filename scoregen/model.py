@@ -418,8 +418,8 @@ class ScoreModel:
         require_family(sampler, self.kernel)
         from scoregen.estimators.conditioning import classes_of
 
-        if isinstance(estimator, nn.Module):
-            estimator.eval()
+        if isinstance(estimator, nn.Module) and any(m.training for m in estimator.modules()):
+            estimator.eval()  # once: eval() sets a flag on every submodule, which costs more than asking
         score = self._conditioned(self._score_function("sample"), labels, guidance, n, classes_of(estimator))
         if measurement is None and posterior is not None:
             raise ConfigError("posterior= samples given a measurement: pass measurement=Linear(A, y, noise=...)")
@@ -564,7 +564,9 @@ class ScoreModel:
     def _component(self, part: str, value):
         """A component from an override: a name, a dict of parameters for the current one, an object."""
         if isinstance(value, str | dict):
-            return instantiate(part, _override_spec(describe(part, getattr(self, part), self._registry), value), self._registry)
+            # Only parameters without a name need the current spec (describing a part is not free).
+            current = describe(part, getattr(self, part), self._registry) if isinstance(value, dict) and "name" not in value else None
+            return instantiate(part, _override_spec(current, value), self._registry)
         _check_component(part, value)
         return value
 
@@ -601,14 +603,16 @@ def _with_progress(callback, total):
     return _Progress()
 
 
-def _override_spec(spec: ComponentSpec, value) -> ComponentSpec:
+def _override_spec(spec: ComponentSpec | None, value) -> ComponentSpec:
     """Apply an override to a spec: a name replaces it (default parameters), a dict with
-    ``name`` replaces it, a dict without ``name`` updates its parameters."""
+    ``name`` replaces it, a dict without ``name`` updates its parameters (``spec`` may be ``None``
+    for the first two)."""
     if isinstance(value, str):
         return ComponentSpec(name=value)
     if "name" in value:
         params = {k: v for k, v in value.items() if k != "name"}
         return ComponentSpec(name=value["name"], params=params)
+    assert spec is not None  # a dict without a name updates a spec
     return attrs.evolve(spec, params={**spec.params, **value})
 
 

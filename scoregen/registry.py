@@ -5,9 +5,11 @@ Pure data, importing no component: the plugin manager that fills it lives in
 """
 
 import difflib
+import functools
 import inspect
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
 
 import attrs
 
@@ -178,9 +180,19 @@ class ScopedRegistry:
         self.registry.add_from_plugin(kind, name, factory, provider=self.provider)
 
 
-def parameters_of(factory: Callable) -> dict[str, inspect.Parameter] | None:
-    """The keyword parameters a factory accepts; ``None`` if it takes ``**kwargs`` (no checking)."""
+def parameters_of(factory: Callable) -> Mapping[str, inspect.Parameter] | None:
+    """The keyword parameters a factory accepts (read-only); ``None`` if it takes ``**kwargs`` (no
+    checking). Read once per factory: every ``model.sample(sampler="euler")`` builds its sampler
+    (and the sampler its grid) through here, and ``inspect.signature`` costs more than the rest."""
+    try:
+        return _parameters_of(factory)
+    except TypeError:  # an unhashable callable object: read its signature each time
+        return _parameters_of.__wrapped__(factory)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parameters_of(factory: Callable) -> Mapping[str, inspect.Parameter] | None:
     params = inspect.signature(factory).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return None
-    return {n: p for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    return MappingProxyType({n: p for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)})

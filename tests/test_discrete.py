@@ -260,3 +260,23 @@ def test_unmask_is_reproducible_from_its_generator():
         Unmask(temperature=0.0)
     with pytest.raises(ConfigError, match="reveal"):
         Unmask(reveal="all")
+
+
+def test_carry_over_keeps_masked_logits_and_pins_visible_tokens():
+    """Masked positions keep their logits (non-finite ones too), a visible token gets 0 for itself
+    and −inf elsewhere whatever the network said there (NaN included), and the gradient reaches
+    the masked positions only."""
+    from scoregen.estimators.discrete import carry_over
+
+    x_t = torch.tensor([[0, 3, 2, 3], [3, 1, 3, 0]])  # V = 3, mask 3
+    logits = torch.randn(2, 4, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    special = torch.zeros(2, 4, 3)
+    special[0, 1, 0], special[0, 0, 1], special[1, 1, 2] = float("-inf"), float("nan"), float("inf")
+    out = carry_over(logits + special, x_t, 3)
+    masked = x_t == 3
+    assert torch.equal(out[masked], (logits + special)[masked])
+    expected = torch.full((2, 4, 3), float("-inf"))
+    expected[0, 0, 0] = expected[0, 2, 2] = expected[1, 1, 1] = expected[1, 3, 0] = 0.0
+    assert torch.equal(out[~masked], expected[~masked])
+    (grad,) = torch.autograd.grad(torch.where(out.isfinite(), out, 0.0).sum(), logits)
+    assert torch.equal(grad[~masked], torch.zeros_like(grad[~masked])) and bool((grad[masked] != 0).any())

@@ -16,9 +16,15 @@ from scoregen.errors import ConfigError
 def carry_over(logits: torch.Tensor, x_t: torch.Tensor, mask_id: int) -> torch.Tensor:
     """Replace the logits at visible positions of ``x_t [B, *E]`` by the one-hot of the visible
     token (``0`` for it, ``-inf`` elsewhere); masked positions keep ``logits [B, *E, V]``."""
-    visible = x_t != mask_id
-    clean = torch.full_like(logits, float("-inf")).scatter(-1, x_t.clamp(max=logits.shape[-1] - 1)[..., None], 0.0)
-    return torch.where(visible[..., None], clean, logits)
+    vocab = logits.shape[-1]
+    # log onehot(v) for a visible token v (0 at v, −inf elsewhere), 0 for the mask: added to the
+    # logits zeroed where visible. A table lookup and an add, rather than a scatter and a select:
+    # on the CPU those cost ~3× more at V = 2 (an innermost dimension that small defeats their loops).
+    table = torch.full((mask_id + 1, vocab), float("-inf"), dtype=logits.dtype, device=logits.device)
+    table[:vocab].fill_diagonal_(0.0)
+    table[mask_id] = 0.0
+    visible = (x_t != mask_id).unsqueeze(-1).expand(logits.shape)
+    return logits.masked_fill(visible, 0.0) + torch.nn.functional.embedding(x_t, table)
 
 
 class ExactDiscrete:

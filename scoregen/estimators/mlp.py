@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from scoregen import _validators as v
+from scoregen._tensor import append_dims
 from scoregen.estimators.conditioning import Conditioning, embedding, refuse_labels
 from scoregen.estimators.parameterisation import check_parameterisation
 from scoregen.estimators.precond import Preconditioner, resolve_preconditioning
@@ -77,13 +78,17 @@ class NoiseConditionalMLP(nn.Module):
         return None if self.conditioning is None else self.conditioning.classes
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        flat = self.precond.network_input(x, sigma).flatten(1)  # [B, D] stays a view: no extra autograd node
-        inputs = [flat, sigma.log()[:, None].to(flat.dtype)]
-        if self.label_embedding is None:
+        precond, embed = self.precond, self.label_embedding  # each submodule looked up once (nn.Module.__getattr__)
+        flat = precond.network_input(x, sigma)
+        if flat.ndim > 2:
+            flat = flat.flatten(1)  # [B, D] stays a view: no extra autograd node
+        log_sigma = append_dims(sigma.log(), 2)
+        inputs = [flat, log_sigma if log_sigma.dtype == flat.dtype else log_sigma.to(flat.dtype)]
+        if embed is None:
             refuse_labels(self, labels)
         else:
-            inputs.append(self.label_embedding(labels, x.shape[0], x.device).to(flat.dtype))
+            inputs.append(embed(labels, x.shape[0], x.device).to(flat.dtype))
         out = self.net(torch.cat(inputs, dim=1))
         if x.ndim > 2:
             out = out.reshape(x.shape)
-        return self.precond.score(out, x, sigma)
+        return precond.score(out, x, sigma)

@@ -40,7 +40,8 @@ class NCSNPreconditioning(NoPreconditioning):
     """``s = F(x, σ)/σ`` (NCSNv2, Technique 3)."""
 
     def score(self, out, x, sigma, sigma_data):
-        return out / append_dims(sigma, x.ndim).to(x.dtype)
+        sigma = append_dims(sigma, x.ndim)
+        return out / (sigma if sigma.dtype == x.dtype else sigma.to(x.dtype))
 
 
 @attrs.frozen

@@ -2,8 +2,16 @@
 
 Estimators and ``prior_sample`` speak ladder coordinates ``x̂ = x_t/m(t) = x₀ + σ z``; the SDE
 and ODE samplers and the likelihood step in the SDE's own ``x_t = m(t) x̂``
-(:mod:`scoregen.kernels.gaussian`). These four helpers are the only crossings.
+(:mod:`scoregen.kernels.gaussian`). These helpers are the only crossings.
+
+A sampler that walks a time grid reads the schedule there through :func:`tabulate` (one pass over
+the grid) and :func:`score_at`, rather than making ``[B]`` tensors of ``m``, ``σ``, ``f`` and ``g``
+at every step: the numbers are rounded to the state's dtype exactly as such a tensor would hold
+them, so each step computes the same bits as ``kernel.score``, ``kernel.drift`` and
+``kernel.diffusion`` do.
 """
+
+from typing import NamedTuple
 
 import torch
 
@@ -33,3 +41,35 @@ def finish(estimator, kernel, x: torch.Tensor, denoise: bool) -> torch.Tensor:
         return x_hat
     sigma = s / m
     return x_hat + sigma**2 * estimator(x_hat, torch.full((x.shape[0],), sigma, dtype=x.dtype, device=x.device))
+
+
+class At(NamedTuple):
+    """The schedule at one time: ``m``, ``s`` (float64 numbers) and, rounded to the state's dtype,
+    ``m_x`` (``= m``), ``sigma`` (``= s/m``, the estimator's noise level), ``f`` (the drift
+    coefficient, ``drift = f x``) and ``g`` (the diffusion)."""
+
+    m: float
+    s: float
+    m_x: float
+    sigma: float
+    f: float
+    g: float
+
+
+def tabulate(kernel, times: list[float], dtype: torch.dtype) -> dict[float, At]:
+    """:class:`At` for each of ``times`` (keyed by the time), computed in one pass of the kernel's
+    schedule over them (float64, then rounded to ``dtype`` as ``kernel.score`` and ``kernel.drift``
+    round them for a state of that dtype)."""
+    t = torch.tensor(times, dtype=torch.float64)
+    m, s = kernel.marginal(t)
+    columns = (m, s, m.to(dtype), (s / m).to(dtype), kernel.schedule.drift_coefficient(t).to(dtype), kernel.diffusion(t).to(dtype))
+    return {time: At(*row) for time, row in zip(times, zip(*(c.tolist() for c in columns)))}
+
+
+def score_at(estimator, x: torch.Tensor, at: At) -> torch.Tensor:
+    """``∇ log p_t(x) = s(x/m, σ)/m`` (``kernel.score``) at one tabulated time, ``x [B, *E]``
+    (no division where ``m = 1``, as on every VE kernel: dividing by 1 changes no bit)."""
+    sigma = torch.full((x.shape[0],), at.sigma, dtype=x.dtype, device=x.device)
+    if at.m_x == 1:
+        return estimator(x, sigma)
+    return estimator(x / at.m_x, sigma) / at.m_x

@@ -67,10 +67,11 @@ def check_sigmas(sigmas: torch.Tensor) -> torch.Tensor:
     sigmas = torch.as_tensor(sigmas, dtype=torch.float64)
     if sigmas.ndim != 1 or len(sigmas) < 2:
         raise ConfigError(f"a σ grid needs at least two levels (one step), got shape {list(sigmas.shape)}")
-    if not bool(torch.isfinite(sigmas).all()) or not bool((sigmas[:-1] > 0).all()) or float(sigmas[-1]) < 0:
-        raise ConfigError(f"a σ grid must be finite and positive (a final 0 allowed), got {sigmas.tolist()}")
-    if not bool((sigmas[1:] < sigmas[:-1]).all()):
-        raise ConfigError(f"a σ grid must be strictly decreasing, got {sigmas.tolist()}")
+    levels = sigmas.tolist()  # checked as numbers: a grid is short, and each tensor reduction would cost more
+    if not all(math.isfinite(s) for s in levels) or not all(s > 0 for s in levels[:-1]) or levels[-1] < 0:
+        raise ConfigError(f"a σ grid must be finite and positive (a final 0 allowed), got {levels}")
+    if not all(a > b for a, b in zip(levels, levels[1:])):
+        raise ConfigError(f"a σ grid must be strictly decreasing, got {levels}")
     return sigmas
 
 

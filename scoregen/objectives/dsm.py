@@ -35,14 +35,16 @@ class DenoisingScoreMatching(ReferenceRows, GaussianObjective):
         x_tilde = kernel.perturb(x_rep, sigma, noise=z)
         if self.reference:  # one draw of rows for every level of the batch (levels="all")
             rows, n = self._reference(x, generator), x.shape[0]
-            z = torch.cat([reference_target(x, z_l, s_l, rows) for z_l, s_l in zip(z.split(n), sigma.split(n))])
+            if len(z) == n:
+                z = reference_target(x, z, sigma, rows)
+            else:
+                z = torch.cat([reference_target(x, z_l, s_l, rows) for z_l, s_l in zip(z.split(n), sigma.split(n))])
         score = conditioned(as_score(estimator, kernel), labels, x_rep.shape[0])(x_tilde, sigma)
         if score.shape != x_tilde.shape:
             raise ConfigError(
                 f"the estimator returned shape {list(score.shape)} for data {list(x_tilde.shape)}: a score has the "
                 "data's shape (a classifier is a guide for sampling, not a model's estimator)"
             )
-        residual = append_dims(sigma, x_rep.ndim) * score + z
-        sq = residual.pow(2).flatten(1).sum(dim=1)
+        sq = torch.addcmul(z, append_dims(sigma, x_rep.ndim), score).square().sum(dim=tuple(range(1, x_rep.ndim)))
         scale = 0.5 if self.weight_power == 2 else 0.5 * self.weight(sigma) / sigma**2
         return LossTerms(loss=scale * sq, sigma=sigma)

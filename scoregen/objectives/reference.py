@@ -24,7 +24,6 @@ LOGIT_FLOOR = -86.0
 # largest is used.
 SHIFT_LIMIT = 80.0
 
-@torch.no_grad()
 def reference_target(x: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """``−σ ∇log p̂_σ(x̃)`` for ``x̃ = x + σ z``, where ``p̂`` is the set of the batch ``x [N, *E]``
     and the rows ``reference [R, *E]`` ("NCSN is secretly a GMM"); ``noise`` is ``z [N, *E]``,
@@ -40,7 +39,8 @@ def reference_target(x: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor, 
     products of ``‖x‖²`` size that a float32 form would subtract lose the small distances that
     matter where σ is small. The exponentials and the weighted sums are in the input's dtype
     (float32 for half precision): one ``exp2`` per pair, the cost floor.
-    Autocast is off inside: this is the target, not the network's forward pass.
+    The inputs are detached (no graph), and autocast is off inside: this is the target, not the
+    network's forward pass.
     """
     with _without_autocast(x.device):
         return _target(x, noise, sigma, reference)
@@ -55,39 +55,36 @@ def _without_autocast(device: torch.device):
 def _target(x: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     n = x.shape[0]
     dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
-    wide = torch.float64
     flat, z = x.detach().flatten(1).to(dtype), noise.detach().flatten(1).to(dtype)
     rows = torch.cat([flat, reference.detach().flatten(1).to(flat)])
-    centre = rows.mean(dim=0)
-    s = sigma.detach().to(wide)[:, None]
-    inv_var = s.square().reciprocal()
-    own = (flat - centre).to(wide)  # p_i = x_i − c
-    z_wide = z.to(wide)
-    query = own + s * z_wide  # x̃_i − c
+    points = rows - rows.mean(dim=0)  # p_j = x_j − c, [N + R, D]
+    wide = points.double()
+    s = sigma.detach().double()[:, None]
+    own, z_wide = wide[:n], z.double()
+    norms = wide.square().sum(1, keepdim=True)
     by_own = bool(z.square().sum(1).max() <= 2 * SHIFT_LIMIT)
-    if by_own:  # l_ii = (½‖p_i‖² + σ z_i·p_i)/σ²
-        shift = (0.5 * own.square().sum(1, keepdim=True) + s * (z_wide * own).sum(1, keepdim=True)) * inv_var
-    else:
-        shift = torch.zeros_like(s)
-    points = (rows - centre).to(wide)
-    left = torch.cat([query * inv_var, -0.5 * inv_var, -shift], dim=1) * math.log2(math.e)  # [N, D + 2], base 2
-    right = torch.cat([points, points.square().sum(1, keepdim=True), points.new_ones(len(rows), 1)], dim=1)
-    values_t = torch.cat([(rows - centre), rows.new_ones(len(rows), 1)], dim=1).T.contiguous()  # [D + 1, N + R]
+    # the logits' left factor: [q_i, −½, −l_ii]/σ_i² in base 2, with q_i = p_i + σ z_i and the own
+    # example's logit l_ii = ½‖p_i‖² + σ z_i·p_i (0 where the row's largest is subtracted instead)
+    shift = torch.addcmul(0.5 * norms[:n], s, (z_wide * own).sum(1, keepdim=True)) if by_own else torch.zeros_like(s)
+    left = torch.cat([torch.addcmul(own, s, z_wide), torch.full_like(s, -0.5), -shift], dim=1)
+    left *= s.square().reciprocal_().mul_(math.log2(math.e))
+    right = torch.cat([wide, norms, torch.ones_like(norms)], dim=1)  # [N + R, D + 2]
+    values_t = torch.cat([points, points.new_ones(len(rows), 1)], dim=1).T.contiguous()  # [D + 1, N + R]
     block = max(1, WEIGHT_BLOCK_ELEMENTS // len(rows))
     pulls = []
     for start in range(0, n, block):
         stop = min(start + block, n)
-        logits = left[start:stop] @ right.T  # l_ij − l_ii (or − 0)
+        logits = left[start:stop] @ right.T  # l_ij − l_ii (or − 0), base 2
         if not by_own:
             logits.sub_(logits.amax(dim=1, keepdim=True))
         weights = logits.to(dtype).clamp_(min=LOGIT_FLOOR).exp2_()
         diagonal = weights[:, start:stop].diagonal()
         own_weight = diagonal.clone()
         diagonal.zero_()
-        sums = (values_t @ weights.T).T  # [rows, D + 1]: Σ_{j≠i} e_ij (x_j − c) and Σ_{j≠i} e_ij
-        others = sums[:, :-1] - sums[:, -1:] * (flat[start:stop] - centre)
+        sums = (values_t @ weights.T).T  # [rows, D + 1]: Σ_{j≠i} e_ij p_j and Σ_{j≠i} e_ij
+        others = torch.addcmul(sums[:, :-1], sums[:, -1:], points[start:stop], value=-1.0)  # Σ_{j≠i} e_ij (x_j − x_i)
         pulls.append(others / (sums[:, -1:] + own_weight[:, None]))
-    pull = torch.cat(pulls) / sigma.detach().to(dtype)[:, None]
+    pull = (pulls[0] if len(pulls) == 1 else torch.cat(pulls)) / sigma.detach().to(dtype)[:, None]
     return (z - pull).reshape(x.shape).to(x.dtype)
 
 

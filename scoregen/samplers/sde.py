@@ -17,7 +17,7 @@ from scoregen import _validators as v
 from scoregen._tensor import randn_like
 from scoregen.config import resolve
 from scoregen.kernels.base import require_family
-from scoregen.kernels.coordinates import finish, scalar_marginal, start, times
+from scoregen.kernels.coordinates import finish, scalar_marginal, score_at, start, tabulate
 from scoregen.samplers.predictors import EulerMaruyama
 
 
@@ -54,9 +54,9 @@ class ReverseSDE:
         require_family(self, kernel)
         grid = kernel.time_grid(self.n_steps).tolist()
         x = _impute(known, kernel, start(kernel, x_init), grid[0], generator)
-        predict = EulerMaruyama()
+        predict, table = EulerMaruyama(), tabulate(kernel, grid, x.dtype)
         for i, (t, t_next) in enumerate(itertools.pairwise(grid)):
-            x = predict(estimator, kernel, x, t, t_next, generator)
+            x = predict.step(estimator, x, table, t, t_next, generator)
             x = _impute(known, kernel, x, t_next, generator)
             _report(callback, kernel, i, i + 1, t_next, x)
         x = finish(estimator, kernel, x, self.denoise)
@@ -100,9 +100,10 @@ class PredictorCorrector:
     def nfe(self, kernel) -> int:
         return self.n_steps * (1 + self.n_corrector_steps) + int(self.denoise)
 
-    def correct(self, estimator, kernel, x, t, generator):
-        """One Langevin corrector step at time ``t`` with signal-to-noise ratio ``snr``."""
-        score = kernel.score(estimator, x, times(x, t))
+    def correct(self, estimator, kernel, x, t, generator, table=None):
+        """One Langevin corrector step at time ``t`` with signal-to-noise ratio ``snr`` (the
+        schedule read from ``table``, a :func:`~scoregen.kernels.coordinates.tabulate` holding ``t``, when given)."""
+        score = score_at(estimator, x, (table or tabulate(kernel, [t], x.dtype))[t])
         z = randn_like(x, generator)
         ratio = z.flatten(1).norm(dim=1).mean() / score.flatten(1).norm(dim=1).mean()
         eps = 2 * (self.snr * ratio) ** 2
@@ -114,10 +115,16 @@ class PredictorCorrector:
         predict = resolve("predictor", self.predictor)
         grid = kernel.time_grid(self.n_steps).tolist()
         x = _impute(known, kernel, start(kernel, x_init), grid[0], generator)
+        table = tabulate(kernel, grid, x.dtype)
+        step = getattr(predict, "step", None)  # a predictor that reads the table (the built-in ones)
         for i, (t, t_next) in enumerate(itertools.pairwise(grid)):
-            x = _impute(known, kernel, predict(estimator, kernel, x, t, t_next, generator), t_next, generator)
+            if step is None:
+                x = predict(estimator, kernel, x, t, t_next, generator)
+            else:
+                x = step(estimator, x, table, t, t_next, generator)
+            x = _impute(known, kernel, x, t_next, generator)
             for _ in range(self.n_corrector_steps):
-                x = _impute(known, kernel, self.correct(estimator, kernel, x, t_next, generator), t_next, generator)
+                x = _impute(known, kernel, self.correct(estimator, kernel, x, t_next, generator, table), t_next, generator)
             _report(callback, kernel, i, (i + 1) * (1 + self.n_corrector_steps), t_next, x)
         x = finish(estimator, kernel, x, self.denoise)
         if self.denoise:

@@ -17,7 +17,6 @@ import torch
 
 from scoregen import _validators as v
 from scoregen.config import resolve
-from scoregen.estimators.parameterisation import denoised
 from scoregen.kernels.base import require_family
 from scoregen.kernels.grids import check_sigmas
 
@@ -28,14 +27,14 @@ class Denoiser:
     def __init__(self, estimator, dtype: torch.dtype) -> None:
         self.estimator, self.dtype, self.count = estimator, dtype, 0
 
-    def _score(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return self.estimator(x.to(self.dtype), sigma.to(self.dtype)).to(torch.float64)
-
     def __call__(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
-        """``D(x; σ)`` for ``x [B, *E]`` (float64) at one level ``σ > 0`` (a float): ``[B, *E]`` float64."""
+        """``D(x; σ) = x + σ² s(x, σ)`` (Tweedie, :func:`~scoregen.estimators.parameterisation.score_to_x0`)
+        for ``x [B, *E]`` (float64) at one level ``σ > 0`` (a float): ``[B, *E]`` float64. The
+        estimator gets ``x`` and ``σ [B]`` in its dtype; ``σ²`` stays a float64 number (the same
+        bits as the float64 tensor ``σ²``, without making one each step)."""
         self.count += 1
-        sigma_b = torch.full((x.shape[0],), sigma, dtype=torch.float64, device=x.device)
-        return denoised(self._score, x, sigma_b)
+        sigma_b = torch.full((x.shape[0],), sigma, dtype=self.dtype, device=x.device)
+        return x + (sigma * sigma) * self.estimator(x.to(self.dtype), sigma_b).to(torch.float64)
 
 
 grid_validator = v.registered("grid")

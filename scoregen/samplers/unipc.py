@@ -19,9 +19,9 @@ from scoregen import _validators as v
 from scoregen.samplers.stepping import GridSampler
 
 
-def _order_conditions(rks: list[float], h: float, variant: str) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """``(R, b, B(h))`` of the order conditions for the ratios ``rks`` (the last one 1): ``R_ij = r_j^i``,
-    ``b_i = i! φ_{i+1}(h)/B(h)`` with ``φ`` of ``hh = −h`` (data prediction)."""
+def _order_conditions(rks: list[float], h: float, variant: str) -> tuple[list[list[float]], list[float], float]:
+    """``(R, b, B(h))`` of the order conditions for the ratios ``rks``: ``R_ij = r_j^i``,
+    ``b_i = i! φ_{i+1}(h)/B(h)`` with ``φ`` of ``hh = −h`` (data prediction), ``i < len(rks)``."""
     hh = -h
     h_phi_k = math.expm1(hh) / hh - 1  # φ₂-type term of the first order
     b_h = hh if variant == "bh1" else math.expm1(hh)
@@ -31,26 +31,36 @@ def _order_conditions(rks: list[float], h: float, variant: str) -> tuple[torch.T
         b.append(h_phi_k * factorial / b_h)
         factorial *= i + 1
         h_phi_k = h_phi_k / hh - 1 / factorial
-    return torch.tensor(rows, dtype=torch.float64), torch.tensor(b, dtype=torch.float64), b_h
+    return rows, b, b_h
+
+
+def _rhos(rks: list[float], h: float, variant: str) -> tuple[list[float], float]:
+    """``(ρ, B(h))``: the solution of the order conditions for ``rks`` (``[½]`` for one ratio)."""
+    rows, b, b_h = _order_conditions(rks, h, variant)
+    if len(rks) == 1:
+        return [0.5], b_h
+    return torch.linalg.solve(torch.tensor(rows, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)).tolist(), b_h
 
 
 def _update(x, history, lam_next: float, sigma_next: float, variant: str, new=None):
     """UniP (``new=None``) or UniC (``new = D`` at the new point) from ``history = [(λ, σ, D), …]``,
-    most recent first, using all of it."""
+    most recent first, using all of it. The predictor's conditions are those of the ratios of the
+    history, the corrector's add the new point's ``r = 1``."""
     lam0, sigma0, x0 = history[0]
     h = lam_next - lam0
     rks = [(lam - lam0) / h for lam, _, _ in history[1:]]
     diffs = [(xk - x0) / r for (_, _, xk), r in zip(history[1:], rks)]
-    r_mat, b, b_h = _order_conditions(rks + [1.0], h, variant)
     x_next = (sigma_next / sigma0) * x - math.expm1(-h) * x0  # first-order (DDIM) part
     if new is None:  # predictor: ρ from the conditions without the new point
         if not diffs:
             return x_next
-        rhos = [0.5] if len(diffs) == 1 else torch.linalg.solve(r_mat[:-1, :-1], b[:-1]).tolist()
+        rhos, b_h = _rhos(rks, h, variant)
         return x_next - b_h * sum(rho * d for rho, d in zip(rhos, diffs))
-    rhos = [0.5] if not diffs else torch.linalg.solve(r_mat, b).tolist()  # corrector: with the new point
-    res = sum((rho * d for rho, d in zip(rhos[:-1], diffs)), torch.zeros_like(x))
-    return x_next - b_h * (res + rhos[-1] * (new - x0))
+    rhos, b_h = _rhos(rks + [1.0], h, variant)  # corrector: with the new point
+    corrected = rhos[-1] * (new - x0)
+    if diffs:  # the history's terms first, as the sum Σ_k ρ_k d_k + ρ_new (D_new − D_0) is written
+        corrected = sum(rho * d for rho, d in zip(rhos[:-1], diffs)) + corrected
+    return x_next - b_h * corrected
 
 
 @attrs.frozen(kw_only=True)

@@ -369,7 +369,7 @@ class _Run:
                     extra = self.labels(batch, generator)
                     with precision:
                         terms = model.objective.per_sample(net, model.kernel, batch.x.to(self.device), generator=generator, **extra)
-                    losses.append(terms.loss.float())
+                    losses.append(terms.loss if terms.loss.dtype == torch.float32 else terms.loss.float())
                     sigmas.append(terms.sigma)
                 loss = losses[0] if len(losses) == 1 else torch.cat(losses)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -383,7 +383,7 @@ class _Run:
                     model.ema.update(model.estimator)
                 model.step += 1
                 pooled_loss.append(loss.detach())
-                pooled_sigma.extend(s.detach() for s in sigmas)
+                pooled_sigma.extend(sigmas)  # drawn levels: no graph to cut
                 checkpoint = self.out is not None and (self.k == config.steps or (every and self.k % every == 0))
                 if checkpoint or self.k % config.log_every == 0 or self.k == config.steps:
                     now = time.perf_counter()
