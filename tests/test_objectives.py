@@ -27,6 +27,7 @@ OBJECTIVES = {
     "ssm": SlicedScoreMatching,
     "ssm-gaussian": lambda **kw: SlicedScoreMatching(projection="gaussian", **kw),
     "ssm-vr": VarianceReducedSSM,
+    "ssm-vr-cv": lambda **kw: VarianceReducedSSM(control_sigma=0.5, **kw),
 }
 LADDER = GaussianLadder(levels=(2.0, 0.6, 0.15))
 
@@ -148,11 +149,16 @@ def test_trace_is_exact_under_no_grad_and_for_functions_without_parameters(chunk
     a = torch.randn(3, 3)
     fn = lambda y: torch.tanh(y @ a)  # noqa: E731 - J_n = diag(1 − tanh²(a ᵀ y_n)) aᵀ
     expected = ((1 - torch.tanh(x @ a) ** 2) * a.diagonal()).sum(1)
+    v = torch.randn(2, 5, 3)
     with torch.no_grad():
         _, trace = jacobian_trace(fn, x, chunk_size=chunk_size)
+        _, quad = projected_jacobian(fn, x, v)
     torch.testing.assert_close(trace, expected)
+    jac = (1 - torch.tanh(x @ a) ** 2)[:, :, None] * a.T[None]  # J_n = diag(1 − tanh²) aᵀ, [N, D, D]
+    torch.testing.assert_close(quad, torch.einsum("mni,nij,mnj->mn", v, jac, v))
     _, zero = jacobian_trace(lambda y: torch.ones_like(y), x, chunk_size=chunk_size)
     assert torch.equal(zero, torch.zeros(5))
+    assert torch.equal(projected_jacobian(lambda y: torch.ones_like(y), x, v)[1], torch.zeros(2, 5))
 
 
 @given(event_shape=event_shapes, batch=st.integers(1, 4), n_projections=st.integers(1, 3), seed=st.integers(0, 1000))
@@ -188,6 +194,53 @@ def test_ssm_expectation_over_projections_is_ism(projection, variance_reduced, e
     # with 64 projections each example is already close to its ISM value
     scale = l_ism.loss.detach().abs().mean()
     assert (l_ssm.loss - l_ism.loss).detach().abs().mean() < 0.3 * scale
+
+
+@pytest.mark.parametrize("control_sigma", [None, 0.0, 0.5])
+@pytest.mark.parametrize("cls", [SlicedScoreMatching, VarianceReducedSSM])
+def test_control_variate_leaves_the_expected_loss_unchanged(control_sigma, cls):
+    """Data ``N(μ, c² I)`` in 3-D and a linear estimator ``s(x̃) = −A (x̃ − b)``: at every level the
+    expected loss is exactly ``λ(σ) [−tr A + ½ (tr(AᵀA)(c² + σ²) + ‖A(μ − b)‖²)]`` (ISM's), for every
+    ``β(σ)``: Stein's lemma gives ``E_z[sᵀz/σ] = E[tr ∇s] = −tr A``."""
+    mu, c, b = torch.tensor([1.0, -0.5, 0.3]), 0.7, torch.tensor([0.2, 0.1, -0.4])
+    a = torch.tensor([[1.5, 0.8, -0.3], [-0.6, 0.9, 0.4], [0.2, -0.7, 1.2]])
+    x = mu + c * torch.randn(40_000, 3, generator=torch.Generator().manual_seed(0))
+    objective = cls(levels="all", control_sigma=control_sigma)
+    terms = level_terms(objective, lambda y, s: -(y - b) @ a.T, x, 1)
+    for sigma, loss in zip(LADDER.sigmas.tolist(), terms):
+        exact = sigma**2 * (-a.trace() + 0.5 * ((a.T @ a).trace() * (c**2 + sigma**2) + (a @ (mu - b)).pow(2).sum()))
+        se = loss.double().std() / math.sqrt(len(loss))
+        assert abs(float(loss.double().mean() - exact)) < 5 * se, (sigma, float(loss.mean()), float(exact))
+
+
+@pytest.mark.parametrize("cls", [SlicedScoreMatching, VarianceReducedSSM])
+def test_control_variate_one_is_dsm_up_to_a_constant(cls):
+    """With ``c = 0`` (``β = 1`` at every level) the loss is ``½ λ ‖s + z/σ‖² − ½ λ ‖z‖²/σ²``: DSM
+    on the same draws, less a term free of the estimator."""
+    estimator = make_estimator([2], True, 4)
+    x = torch.randn(64, 2)
+    cv = cls(control_sigma=0.0).per_sample(estimator, LADDER, x, generator=torch.Generator().manual_seed(3))
+    dsm = DenoisingScoreMatching().per_sample(estimator, LADDER, x, generator=torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)
+    LADDER.sample_sigma(64, gen)
+    z = torch.randn(64, 2, generator=gen)
+    torch.testing.assert_close(cv.loss, dsm.loss - 0.5 * z.pow(2).sum(1))
+
+
+@pytest.mark.parametrize("cls", [SlicedScoreMatching, VarianceReducedSSM])
+def test_control_variate_weight_is_sigma_squared_over_sigma_squared_plus_c_squared(cls):
+    """On the same draws the control variate moves the loss by ``β(σ)`` times the whole swap of
+    the trace for its Stein counterpart (``c = 0``), ``β(σ) = σ²/(σ² + c²)``."""
+    estimator = make_estimator([2, 3], True, 5)
+    x = torch.randn(32, 2, 3)
+    losses = {
+        c: cls(levels="all", control_sigma=c).per_sample(estimator, LADDER, x, generator=torch.Generator().manual_seed(6))
+        for c in (None, 0.0, 0.7)
+    }
+    sigma = losses[None].sigma
+    beta = sigma**2 / (sigma**2 + 0.7**2)
+    swap = losses[0.0].loss - losses[None].loss
+    torch.testing.assert_close(losses[0.7].loss - losses[None].loss, beta * swap, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", OBJECTIVES)
@@ -237,7 +290,7 @@ def test_registered_and_rebuilt_from_config(name, registry):
 
 @pytest.mark.parametrize(
     ("name", "params"),
-    [("ssm", {"n_projections": 0}), ("ssm", {"projection": "uniform"}), ("ism", {"chunk_size": 0}), ("ism", {"levels": "some"})],
+    [("ssm", {"n_projections": 0}), ("ssm", {"projection": "uniform"}), ("ssm", {"control_sigma": -1.0}), ("ism", {"chunk_size": 0}), ("ism", {"levels": "some"})],
 )
 def test_bad_parameters_are_config_errors(name, params, registry):
     with pytest.raises(ConfigError):

@@ -21,10 +21,13 @@ class ImplicitScoreMatching(GaussianObjective):
 
     The trace is exact: ``D = prod(event_shape)`` vector-Jacobian products per batch
     (:func:`scoregen.numerics.traces.jacobian_trace`), batched ``chunk_size`` at a time (default: by
-    memory). A training step costs about ``D`` times a DSM step (measured with the ``ncsn`` MLP:
-    3–3.5× DSM at ``D = 2``, 65–90× at ``D = 64``, 800–950× at ``D = 784``;
-    benchmarks/objectives.py), and without chunking the graph holds ``D`` copies of the network's
-    activations. ISM is sensible for low-dimensional data (up to a few dozen dimensions); for
+    memory), and a training step also differentiates them. Measured with the ``ncsn`` MLP at batch
+    256 on one thread (``python benchmarks/objectives.py cost``): 3.6× a DSM step at ``D = 2``, 83×
+    at ``D = 64``, 910× at ``D = 784``, and 2.7–3.9× its floor of one forward pass and ``D``
+    products without their gradient, against 3× by counting matrix products (a step runs the
+    forward, the ``D`` products and the backward through both, each product's backward twice its
+    cost). Without chunking the graph holds ``D`` copies of the network's activations. ISM is
+    sensible for low-dimensional data (up to a few dozen dimensions); for
     images (``D`` in the hundreds or more) use ``ssm`` or ``dsm``, whose cost does not grow with
     ``D``. The estimator must be twice differentiable in ``x`` for the trace to carry a useful
     gradient (smooth activations such as SiLU, not ReLU).
