@@ -34,7 +34,7 @@ LADDER = GaussianLadder(levels=(2.0, 0.6, 0.15))
 
 def paired_mean(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
     """Mean of ``a − b`` and its standard error (pairs independent across rows)."""
-    d = (a - b).double()
+    d = (a - b).detach().double()
     return float(d.mean()), float(d.std() / math.sqrt(len(d)))
 
 
