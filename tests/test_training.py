@@ -69,10 +69,13 @@ def test_ema_copies_buffers_that_were_replaced_and_follows_another_module():
     net[1].running_mean = torch.full((2,), 7.0)  # a new tensor object, not an in-place change
     ema.update(net)
     torch.testing.assert_close(ema.module[1].running_mean, torch.full((2,), 7.0))
+    net[1].running_mean.add_(1.0)  # an in-place change of the same tensor
+    ema.update(net)
+    torch.testing.assert_close(ema.module[1].running_mean, torch.full((2,), 8.0))
     other = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
     before = ema.module[0].weight.clone()
     ema.update(other)
-    d = ema.rate(3)
+    d = ema.rate(ema.updates)
     torch.testing.assert_close(ema.module[0].weight, d * before + (1 - d) * other[0].weight.detach())
 
 

@@ -26,7 +26,7 @@ class EMA:
         self._shadows: list[torch.Tensor] = list(self.module.parameters())  # ``.to()`` keeps Parameter objects
         self._source: nn.Module | None = None
         self._params: list[torch.Tensor] = []
-        self._buffer_slots: list[tuple[nn.Module, nn.Module, str]] = []
+        self._buffer_slots: list[_BufferSlot] = []
 
     def rate(self, k: int) -> float:
         """``d_k``, the weight kept from the average at update ``k``."""
@@ -39,12 +39,12 @@ class EMA:
         if module is not self._source:
             self._source, self._params = module, list(module.parameters())
             self._buffer_slots = [
-                (own, theirs, name) for (own, _), (theirs, name) in zip(_slots(self.module), _slots(module), strict=True)
+                _BufferSlot(own, theirs, name) for (own, _), (theirs, name) in zip(_slots(self.module), _slots(module), strict=True)
             ]
         if self._shadows:
             torch._foreach_lerp_(self._shadows, self._params, 1.0 - self.rate(self.updates))
-        for own, theirs, name in self._buffer_slots:  # looked up each time: ``.to()`` replaces buffers
-            own.get_buffer(name).copy_(theirs.get_buffer(name))
+        for slot in self._buffer_slots:
+            slot.copy()
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.module.state_dict()
@@ -57,3 +57,19 @@ class EMA:
 def _slots(module: nn.Module) -> list[tuple[nn.Module, str]]:
     """``(owner, name)`` of every buffer of ``module``, in ``module.buffers()`` order."""
     return [(owner, name) for _, owner in module.named_modules() for name, b in owner._buffers.items() if b is not None]
+
+
+class _BufferSlot:
+    """A buffer of the shadow copy and the same buffer of the trained module, copied only when the
+    trained one changed since the last copy: a new tensor (``.to()`` replaces buffers) or a new
+    in-place version (``Tensor._version``), e.g. batch-norm statistics after a step."""
+
+    def __init__(self, own: nn.Module, theirs: nn.Module, name: str) -> None:
+        self.own, self.theirs, self.name = own, theirs, name
+        self.seen: tuple[torch.Tensor, int] | None = None
+
+    def copy(self) -> None:
+        buffer = self.theirs.get_buffer(self.name)
+        if self.seen is None or self.seen[0] is not buffer or self.seen[1] != buffer._version:
+            self.own.get_buffer(self.name).copy_(buffer)
+            self.seen = (buffer, buffer._version)

@@ -98,7 +98,8 @@ class StepRows(torch.utils.data.Dataset):
 
     def index(self, shard: int, held: int, step: int) -> torch.Tensor:
         self.generator.manual_seed(step_seed(self.seed, shard, step))  # one generator, reseeded: cheaper than a new one
-        return shard + self.n_shards * torch.randint(held, (self.per_shard,), generator=self.generator)
+        local = torch.randint(held, (self.per_shard,), generator=self.generator)
+        return local if self.n_shards == 1 else shard + self.n_shards * local
 
     def __getitem__(self, step: int) -> list:
         return [self.source.rows(self.index(s, held, step)) for s, held in zip(self.shards, self.held)]
@@ -356,6 +357,7 @@ class _Run:
         pooled_sigma: list[torch.Tensor] = []
         started = time.perf_counter()
         logged = (self.k, started)  # the step and time of the last log, for the rates
+        scaled = self.scaler.is_enabled()
         model.estimator.train()
         every = config.checkpoint_every
         feed = self.feed()
@@ -366,19 +368,25 @@ class _Run:
                     group["lr"] = config.lr_at(self.k)
                 losses, sigmas = [], []
                 for batch, generator in zip(next(feed), self.generators):
-                    extra = self.labels(batch, generator)
+                    extra = self.labels(batch, generator) if self.conditional else {}
                     with precision:
                         terms = model.objective.per_sample(net, model.kernel, batch.x.to(self.device), generator=generator, **extra)
                     losses.append(terms.loss if terms.loss.dtype == torch.float32 else terms.loss.float())
                     sigmas.append(terms.sigma)
                 loss = losses[0] if len(losses) == 1 else torch.cat(losses)
                 self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss.mean()).backward()
-                if config.grad_clip is not None:
-                    self.scaler.unscale_(self.optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
+                if scaled:
+                    self.scaler.scale(loss.mean()).backward()
+                    if config.grad_clip is not None:
+                        self.scaler.unscale_(self.optimizer)
+                        torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                else:  # the scaler would pass everything through: not asked at each step
+                    loss.mean().backward()
+                    if config.grad_clip is not None:
+                        torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
+                    self.optimizer.step()
                 if model.ema is not None:
                     model.ema.update(model.estimator)
                 model.step += 1
