@@ -35,11 +35,12 @@ def log_uniform_levels(sigma_min: float, sigma_max: float) -> Callable:
 
 def train_dsm(
     net: nn.Module, x: torch.Tensor, steps: int, levels: Callable, *, batch_size: int = 256, lr: float = 1e-3,
-    generator: torch.Generator, features: bool = True,
+    generator: torch.Generator, features: bool = True, loss_fn: Callable | None = None,
 ) -> list[torch.Tensor]:
     """DSM with ``λ(σ) = σ²`` and Adam, batches drawn with replacement from ``x [N, D]``; with
     ``features``, a cosine learning rate and an EMA of the weights (decay 0.999 with ``fit``'s
-    warm-up, ``torch._foreach_lerp_``). Returns the EMA's weights (the last weights without)."""
+    warm-up, ``torch._foreach_lerp_``). Returns the EMA's weights (the last weights without).
+    ``loss_fn(batch, sigma, z)`` replaces the hand-written loss (to time another one in this loop)."""
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     params = list(net.parameters())
     shadow = [p.detach().clone() for p in params]
@@ -51,7 +52,10 @@ def train_dsm(
         sigma = levels(batch_size, generator)
         z = torch.randn(batch.shape, generator=generator)
         s = sigma[:, None]
-        loss = (0.5 * (s * score(net, batch + s * z, sigma) + z).pow(2).sum(dim=1)).mean()
+        if loss_fn is None:
+            loss = (0.5 * (s * score(net, batch + s * z, sigma) + z).pow(2).sum(dim=1)).mean()
+        else:
+            loss = loss_fn(batch, sigma, z)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

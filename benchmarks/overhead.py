@@ -11,7 +11,8 @@ median time per training step and per sampling step (one score evaluation), the 
 default (``--clock thread``: with one torch thread all the work is on it, and other jobs on a
 shared machine do not count); ``--clock wall`` times elapsed seconds. Two more rows time the
 ``ve-sde`` recipe's step (without and with its 64-row reference target) against the same hand
-loop; ``--compile`` adds ``fit(compile=True)``.
+loop, and two rows put scoregen's network, then its ``dsm`` objective, into the hand loop (where
+the overhead goes); ``--compile`` adds ``fit(compile=True)``.
 """
 
 import argparse
@@ -75,6 +76,22 @@ def main() -> None:
             nfe,
         ),
     }
+    estimator, kernel, objective = model.estimator, model.kernel, model.objective
+
+    def library_network(batch, sigma, z):  # the hand loss with scoregen's network (preconditioning, σ input)
+        s = sigma[:, None]
+        return (0.5 * (s * estimator(batch + s * z, sigma) + z).pow(2).sum(dim=1)).mean()
+
+    def library_objective(batch, sigma, z):  # scoregen's dsm (its own draws) in the hand loop
+        return objective.loss(estimator, kernel, batch, generator=generator)
+
+    generator = torch.Generator()
+    for what, loss_fn in (("hand loop + scoregen's network", library_network), ("hand loop + scoregen's dsm", library_objective)):
+        contenders[what] = (
+            lambda r, f=loss_fn: train_dsm(estimator, x, steps, levels, batch_size=batch, generator=generator.manual_seed(r), loss_fn=f),
+            contenders["train (cosine lr + EMA)"][1],
+            steps,
+        )
     for reference in (0, 64):  # the ve-sde recipe's step: EDM preconditioning, log-normal σ, the reference target
         recipe = build("ve-sde", objective={"reference": reference})
         contenders[f"train ve-sde (R = {reference})"] = (
@@ -107,14 +124,14 @@ def main() -> None:
 
     print(f"torch threads {args.threads}, {args.rounds} interleaved rounds, clock {args.clock}, batch {batch}, {args.samples} samples; "
           "median per step (min–max over rounds)")
-    print(f"{'':28} {'scoregen':>22} {'plain torch':>22} {'ratio':>18}")
+    print(f"{'':34} {'scoregen':>22} {'plain torch':>22} {'ratio':>18}")
     for what, (lib, plain) in times.items():
         ratios = [a / b for a, b in zip(lib, plain)]
-        print(f"{what:28} {_spread(lib, 1e3, 'ms'):>22} {_spread(plain, 1e3, 'ms'):>22} {_spread(ratios, 1, ''):>18}")
+        print(f"{what:34} {_spread(lib, 1e3, 'ms'):>22} {_spread(plain, 1e3, 'ms'):>22} {_spread(ratios, 1, ''):>18}")
     print(f"\nstart-up: a first fit(steps=1) of a new model on {args.startup_rows} rows (its data checks, σ_d, the EMA copy) "
           "against one hand-written step on the same rows")
     for preset, t in fresh.items():
-        print(f"{'fit, ' + preset:28} {_spread(t, 1e3, 'ms'):>22} {_spread(hand_once, 1e3, 'ms'):>22}")
+        print(f"{'fit, ' + preset:34} {_spread(t, 1e3, 'ms'):>22} {_spread(hand_once, 1e3, 'ms'):>22}")
 
 
 def _spread(values: list[float], scale: float, unit: str) -> str:
