@@ -74,6 +74,7 @@ ABLATION = {
     },
     "best, lr 2e-3": {**BEST, "fit": {"lr": 2e-3}},
     "best, no reference, lr 3e-3": {**BEST, "objective": {**BEST["objective"], "reference": 0}, "fit": {"lr": 3e-3}},
+    "best, reference 64": {**BEST, "objective": {**BEST["objective"], "reference": 64}},
     "best, reference 64, lr 3e-3": {**BEST, "objective": {**BEST["objective"], "reference": 64}, "fit": {"lr": 3e-3}},
     "best, reference 256, lr 5e-3": {**BEST, "objective": {**BEST["objective"], "reference": 256}, "fit": {"lr": 5e-3}},
     "best, no reference, lr 5e-3": {**BEST, "objective": {**BEST["objective"], "reference": 0}, "fit": {"lr": 5e-3}},

@@ -90,7 +90,7 @@ def test_minimum_at_the_true_perturbed_score(ring, name):
         sq = ring.score_at(y, torch.full((len(y),), sigma)).pow(2).sum(1)
         expected = -0.5 * sigma**2 * sq + (1.0 if name == "dsm" else 0.0)  # ½ λ D/σ² = 1 in 2-D
         se = math.hypot(l_best.detach().double().std() / math.sqrt(len(l_best)), expected.double().std() / math.sqrt(len(y)))
-        assert abs(float(l_best.double().mean() - expected.double().mean())) < 5 * se
+        assert abs(float(l_best.detach().double().mean() - expected.double().mean())) < 5 * se
 
 
 class ConvScore(nn.Module):
