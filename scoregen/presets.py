@@ -25,8 +25,8 @@ def ve_sde() -> ModelConfig:
     the ``ncsn`` MLP with EDM preconditioning (``σ_d`` measured on the data), trained at
     ``log σ ~ N(0, 1.5²)`` with DSM's reference-set target over the batch and 64 more training
     rows, sampled by the reverse SDE in 100 Euler–Maruyama steps (100 score evaluations). Fit it
-    with ``lr=5e-3``: the measured recipe (coverage 0.986 at 10 000 steps, where ``lr=1e-3``
-    gives about 0.983)."""
+    with ``lr=5e-3``: the measured recipe (coverage 0.986 at 10 000 steps, where ``fit``'s
+    default ``lr=1e-3`` gives 0.983)."""
     return ModelConfig(
         kernel=ComponentSpec(name="ve", params={"sigma_max": 10.0, "sigma_min": 0.01, "n_levels": 10}),
         estimator=ComponentSpec(
