@@ -69,7 +69,7 @@ def test_float32_is_within_1e_3_of_the_float64_definition_at_every_ladder_level(
     ``ve-sde`` sizes), the float32 target's worst relative error at each σ of the ``ncsn``
     ladder, against the float64 definition at the same ``x + σ z`` (the float32 sums over the
     set leave up to a few 10⁻⁴ at D = 2, about what the former float32 ``cdist`` form left;
-    float32 logits would leave 4·10⁻³ at σ = 0.01; benchmarks/reference_target.py prints them)."""
+    float32 logits fail this bound at small σ; benchmarks/reference_target.py prints the errors)."""
     gen = torch.Generator().manual_seed(dim)
     centres = 2 * torch.randn(8, dim, generator=gen)
     pool = centres[torch.randint(8, (4352,), generator=gen)] + 0.3 * torch.randn(4352, dim, generator=gen)
